@@ -1,1 +1,6 @@
-pub fn placeholder() {}
+//! autopar: parallel loops that decide for themselves.
+#![warn(missing_docs)]
+
+mod exec;
+mod sync;
+mod env;

@@ -1,0 +1,1 @@
+//! Scoped jobs on the persistent I/O pool.

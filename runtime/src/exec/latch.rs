@@ -1,0 +1,1 @@
+//! The scope latch of the I/O pool.

@@ -1,0 +1,1 @@
+//! Synchronisation primitives, swapped for loom's model-checked ones under `cfg(loom)`.
