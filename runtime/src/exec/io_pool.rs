@@ -1,1 +1,485 @@
 //! Scoped jobs on the persistent I/O pool.
+//!
+//! Blocking I/O loops need far more threads than cores (rayon's pool has one per core), and
+//! building a big pool costs milliseconds, so this pool is process-wide, grows lazily up to
+//! [`IoPool::max_workers`] and retires threads that stay idle for [`IDLE_TIMEOUT`].
+//!
+//! [`IoPool::run`] lends a *borrowed* runner to pool threads. Jobs on the queue are `'static`:
+//! each holds an `Arc` of the call's state, which reaches the runner through a type-erased
+//! pointer. The call's [`Latch`] makes that sound: a job touches the runner only inside the
+//! latch, and `run` closes the latch and waits for everyone inside before it returns.
+
+use super::latch::Latch;
+use crossbeam_channel::{Receiver, Sender};
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+use std::{io, thread};
+
+/// A pool thread that waited this long for a job exits; the next busy call spawns anew.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Stack size of pool threads. Runners do blocking I/O and light parsing, not deep recursion;
+/// with up to 256 threads the default 2 MiB would reserve 512 MiB of address space (and more
+/// page-table and guard-page churn on spawn), while 512 KiB keeps the whole pool at 128 MiB.
+const STACK_SIZE: usize = 512 * 1024;
+
+/// Set once a failed spawn was reported, so the warning appears once per process.
+static SPAWN_WARNED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static ON_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True on a thread owned by the I/O pool (nesting rule: the engine plans inner loops with this).
+pub(crate) fn on_worker_thread() -> bool {
+    ON_WORKER.get()
+}
+
+/// The persistent pool of blocking-I/O threads.
+pub(crate) struct IoPool {
+    inner: Arc<Inner>,
+}
+
+/// State shared by the pool handle and its threads.
+///
+/// All counters are Relaxed: they are statistics and growth heuristics, and the one invariant
+/// (`threads <= limit`, barring a concurrent lowering of `limit`) holds by the compare-and-swap
+/// on `threads` alone.
+struct Inner {
+    jobs_tx: Sender<Arc<Call>>,
+    jobs_rx: Receiver<Arc<Call>>,
+    /// Live threads, counting those reserved and being spawned.
+    threads: AtomicUsize,
+    /// Threads waiting for a job.
+    idle: AtomicUsize,
+    /// Threads handling a job.
+    busy: AtomicUsize,
+    /// Most threads allowed: `io_max_workers()`, lowered when a spawn fails.
+    limit: AtomicUsize,
+    /// Numbers thread names.
+    next_id: AtomicUsize,
+    /// Spawns that may still succeed before failures are injected.
+    #[cfg(test)]
+    spawn_budget: AtomicUsize,
+    /// Jobs that arrived after their call closed.
+    #[cfg(test)]
+    late_jobs: AtomicUsize,
+}
+
+/// One call of [`IoPool::run`], shared with its jobs.
+struct Call {
+    latch: Latch,
+    runner: ErasedRunner,
+    /// The first panic payload of any invocation, re-raised on the caller.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+/// `&F` for some `F: Fn() + Sync`, with `F` and the borrow's lifetime erased.
+struct ErasedRunner {
+    data: *const (),
+    call: unsafe fn(*const ()),
+}
+
+// SAFETY: an `ErasedRunner` is a `&F` with `F: Sync` (enforced by `ErasedRunner::new`), and
+// `&F` is `Send + Sync` exactly when `F: Sync`. The erased lifetime is not covered here but by
+// the contract of `ErasedRunner::call`.
+unsafe impl Send for ErasedRunner {}
+// SAFETY: as for `Send` above.
+unsafe impl Sync for ErasedRunner {}
+
+impl ErasedRunner {
+    fn new<F: Fn() + Sync>(runner: &F) -> Self {
+        /// # Safety
+        /// `data` must come from a `&F` that is still live.
+        unsafe fn call_erased<F: Fn()>(data: *const ()) {
+            // SAFETY: by this function's contract, `data` is a live `&F`.
+            unsafe { (*data.cast::<F>())() }
+        }
+        Self {
+            data: std::ptr::from_ref(runner).cast(),
+            call: call_erased::<F>,
+        }
+    }
+
+    /// Calls the runner.
+    ///
+    /// # Safety
+    /// The `&F` this was made from must still be live.
+    unsafe fn call(&self) {
+        // SAFETY: `self.call` was instantiated for the type behind `self.data`, which the
+        // caller guarantees to be live.
+        unsafe { (self.call)(self.data) }
+    }
+}
+
+impl Call {
+    /// Runs the runner once if the call is still open; a late job does nothing and gets false.
+    fn help(&self) -> bool {
+        let Some(_entered) = self.latch.enter() else {
+            return false;
+        };
+        // SAFETY: the runner borrowed by `run` stays live until `run` returns, and `run` cannot
+        // return before `close_and_wait` sees this runner leave, i.e. before `_entered` drops
+        // at the end of this function, after the call.
+        let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { self.runner.call() }));
+        if let Err(payload) = outcome {
+            self.record_panic(payload);
+        }
+        true
+    }
+
+    /// Keeps `payload` if it is the first panic of this call.
+    fn record_panic(&self, payload: Box<dyn Any + Send>) {
+        let mut slot = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.get_or_insert(payload);
+    }
+}
+
+impl IoPool {
+    /// The process-wide pool; creating it starts no thread.
+    pub(crate) fn global() -> &'static IoPool {
+        static POOL: OnceLock<IoPool> = OnceLock::new();
+        POOL.get_or_init(|| IoPool::new(crate::env::io_max_workers()))
+    }
+
+    /// A pool of at most `limit` threads, none started yet.
+    fn new(limit: usize) -> Self {
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        Self {
+            inner: Arc::new(Inner {
+                jobs_tx,
+                jobs_rx,
+                threads: AtomicUsize::new(0),
+                idle: AtomicUsize::new(0),
+                busy: AtomicUsize::new(0),
+                limit: AtomicUsize::new(limit),
+                next_id: AtomicUsize::new(0),
+                #[cfg(test)]
+                spawn_budget: AtomicUsize::new(usize::MAX),
+                #[cfg(test)]
+                late_jobs: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Runs `runner` on the calling thread and, concurrently, on up to `extra` pool threads.
+    ///
+    /// Returns only when the caller's own invocation has returned and every pool thread that
+    /// started `runner` has returned from it; a pool job that gets to run after that does not
+    /// touch `runner`. If any invocation panicked, re-raises the first payload on the caller
+    /// once all of them finished. `runner` typically pulls work items from a shared queue until
+    /// it is empty, so one that starts late simply finds nothing to do.
+    pub(crate) fn run<F: Fn() + Sync>(&self, extra: usize, runner: &F) {
+        let extra = extra.min(self.max_workers());
+        if extra == 0 {
+            return runner();
+        }
+        let call = Arc::new(Call {
+            latch: Latch::new(),
+            runner: ErasedRunner::new(runner),
+            panic: Mutex::new(None),
+        });
+        // Nothing between handing out jobs and closing the latch may unwind past the close:
+        // pool threads could still be inside `runner`. So asking for help sits in here too.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.request_help(&call, extra);
+            runner();
+        }));
+        if let Err(payload) = outcome {
+            call.record_panic(payload);
+        }
+        call.latch.close_and_wait();
+        let first_panic = call
+            .panic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(payload) = first_panic {
+            resume_unwind(payload);
+        }
+    }
+
+    /// Queues `extra` jobs for `call` and spawns threads for those no idle thread will take.
+    fn request_help(&self, call: &Arc<Call>, extra: usize) {
+        let inner = &*self.inner;
+        for _ in 0..extra {
+            // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
+            let _ = inner.jobs_tx.send(Arc::clone(call));
+        }
+        let unserved = inner.jobs_rx.len().saturating_sub(inner.idle.load(Relaxed));
+        for _ in 0..unserved {
+            if !self.spawn_worker() {
+                break;
+            }
+        }
+    }
+
+    /// Starts one more thread if the limit allows; false if it did not.
+    fn spawn_worker(&self) -> bool {
+        let inner = &*self.inner;
+        let reserved = inner.threads.fetch_update(Relaxed, Relaxed, |threads| {
+            (threads < inner.limit.load(Relaxed)).then_some(threads + 1)
+        });
+        if reserved.is_err() {
+            return false;
+        }
+        let Err(error) = self.spawn_thread() else {
+            return true;
+        };
+        // Carry on with the threads that exist (the caller does any work left itself), and
+        // stop asking the OS for more than it just granted.
+        let threads = inner.threads.fetch_sub(1, Relaxed) - 1;
+        inner.limit.fetch_min(threads, Relaxed);
+        if !SPAWN_WARNED.swap(true, Relaxed) {
+            eprintln!(
+                "autopar: could not start an I/O pool thread ({error}); \
+                 continuing with {threads} pool threads"
+            );
+        }
+        false
+    }
+
+    /// Spawns a detached pool thread, unless a test injected a failure.
+    fn spawn_thread(&self) -> io::Result<()> {
+        let inner = Arc::clone(&self.inner);
+        #[cfg(test)]
+        if inner
+            .spawn_budget
+            .fetch_update(Relaxed, Relaxed, |budget| budget.checked_sub(1))
+            .is_err()
+        {
+            return Err(io::Error::other("injected spawn failure"));
+        }
+        let id = inner.next_id.fetch_add(1, Relaxed);
+        thread::Builder::new()
+            .name(format!("autopar-io-{id}"))
+            .stack_size(STACK_SIZE)
+            .spawn(move || worker(&inner))
+            .map(drop)
+    }
+
+    /// Most workers the pool will ever have (min of `io_max_workers()` and what spawning allows).
+    pub(crate) fn max_workers(&self) -> usize {
+        self.inner.limit.load(Relaxed)
+    }
+
+    /// Live pool threads now.
+    pub(crate) fn threads(&self) -> usize {
+        self.inner.threads.load(Relaxed)
+    }
+
+    /// Pool threads currently running a job now.
+    pub(crate) fn busy(&self) -> usize {
+        self.inner.busy.load(Relaxed)
+    }
+}
+
+/// A pool thread: handles jobs until none came for `IDLE_TIMEOUT`.
+fn worker(inner: &Inner) {
+    ON_WORKER.set(true);
+    loop {
+        inner.idle.fetch_add(1, Relaxed);
+        let job = inner.jobs_rx.recv_timeout(IDLE_TIMEOUT);
+        inner.idle.fetch_sub(1, Relaxed);
+        let Ok(call) = job else { break };
+        inner.busy.fetch_add(1, Relaxed);
+        if !call.help() {
+            #[cfg(test)]
+            inner.late_jobs.fetch_add(1, Relaxed);
+        }
+        inner.busy.fetch_sub(1, Relaxed);
+    }
+    inner.threads.fetch_sub(1, Relaxed);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+    use std::time::Instant;
+
+    /// Items 0..n handed out once each, as an engine's runner pulls them.
+    struct Queue {
+        next: AtomicUsize,
+        len: usize,
+    }
+
+    impl Queue {
+        fn new(len: usize) -> Self {
+            Self {
+                next: AtomicUsize::new(0),
+                len,
+            }
+        }
+
+        /// Calls `f` on items until none is left.
+        fn drain(&self, f: impl Fn(usize)) {
+            loop {
+                let i = self.next.fetch_add(1, Relaxed);
+                if i >= self.len {
+                    return;
+                }
+                f(i);
+            }
+        }
+    }
+
+    #[test]
+    fn blocking_items_run_concurrently() {
+        let pool = IoPool::global();
+        let queue = Queue::new(200);
+        let done = AtomicUsize::new(0);
+        let start = Instant::now();
+        pool.run(199, &|| {
+            queue.drain(|_| {
+                thread::sleep(Duration::from_millis(1));
+                done.fetch_add(1, Relaxed);
+            });
+        });
+        let elapsed = start.elapsed();
+        assert_eq!(done.load(Relaxed), 200);
+        assert!(elapsed < Duration::from_millis(100), "took {elapsed:?}");
+    }
+
+    #[test]
+    fn every_item_processed_exactly_once() {
+        let pool = IoPool::global();
+        for extra in [1, 7, 64] {
+            let queue = Queue::new(10_000);
+            let counts: Vec<AtomicU32> = (0..queue.len).map(|_| AtomicU32::new(0)).collect();
+            pool.run(extra, &|| {
+                queue.drain(|i| {
+                    counts[i].fetch_add(1, Relaxed);
+                });
+            });
+            assert!(counts.iter().all(|c| c.load(Relaxed) == 1));
+        }
+    }
+
+    #[test]
+    fn panic_reaches_caller_and_pool_survives() {
+        let pool = IoPool::new(4);
+        // A pool runner panics; the caller keeps going until that happened.
+        let pool_panicked = AtomicBool::new(false);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            pool.run(4, &|| {
+                if on_worker_thread() {
+                    pool_panicked.store(true, Relaxed);
+                    panic!("pool runner failed");
+                }
+                while !pool_panicked.load(Relaxed) {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            });
+        }));
+        let payload = result.expect_err("the pool runner's panic must reach the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"pool runner failed"));
+
+        // The caller's own panic too, after the pool runners finished.
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            pool.run(4, &|| {
+                if !on_worker_thread() {
+                    panic!("caller failed");
+                }
+            });
+        }));
+        let payload = result.expect_err("the caller's panic must be re-raised");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"caller failed"));
+
+        let queue = Queue::new(100);
+        let done = AtomicUsize::new(0);
+        pool.run(4, &|| {
+            queue.drain(|_| {
+                done.fetch_add(1, Relaxed);
+            });
+        });
+        assert_eq!(done.load(Relaxed), 100);
+    }
+
+    #[test]
+    fn nested_runs_complete_within_limit() {
+        const LIMIT: usize = 4;
+        let pool = IoPool::new(LIMIT);
+        let done = AtomicUsize::new(0);
+        let most_threads = AtomicUsize::new(0);
+        // Three levels of 8 items, each asking for more help than the pool has, so inner calls
+        // find every pool thread busy and must make progress on their own.
+        let level = |depth: u32, run_inner: &(dyn Fn() + Sync)| {
+            let queue = Queue::new(8);
+            pool.run(8, &|| {
+                queue.drain(|_| {
+                    most_threads.fetch_max(pool.threads(), Relaxed);
+                    if depth == 3 {
+                        thread::sleep(Duration::from_micros(200));
+                        done.fetch_add(1, Relaxed);
+                    } else {
+                        run_inner();
+                    }
+                });
+            });
+        };
+        level(1, &|| level(2, &|| level(3, &|| unreachable!())));
+        assert_eq!(done.load(Relaxed), 8 * 8 * 8);
+        assert!(most_threads.load(Relaxed) <= LIMIT);
+        assert!(pool.threads() <= pool.max_workers());
+    }
+
+    #[test]
+    fn late_jobs_never_touch_the_runner() {
+        let pool = IoPool::new(16);
+        let invocations = AtomicUsize::new(0);
+        let mut seen_at_return = 0;
+        for _ in 0..1000 {
+            pool.run(50, &|| {
+                invocations.fetch_add(1, Relaxed);
+            });
+            let now = invocations.load(Relaxed);
+            assert!(now > seen_at_return, "the caller's own invocation ran");
+            seen_at_return = now;
+        }
+        // Let queued jobs drain: they must find their latch closed and count nothing.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while (!pool.inner.jobs_rx.is_empty() || pool.busy() > 0) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(invocations.load(Relaxed), seen_at_return);
+        assert!(
+            pool.inner.late_jobs.load(Relaxed) > 0,
+            "no late job was exercised"
+        );
+    }
+
+    #[test]
+    fn spawn_failure_still_completes_all_work() {
+        let pool = IoPool::new(8);
+        pool.inner.spawn_budget.store(2, Relaxed);
+        let queue = Queue::new(1000);
+        let done = AtomicUsize::new(0);
+        pool.run(8, &|| {
+            queue.drain(|_| {
+                thread::sleep(Duration::from_micros(10));
+                done.fetch_add(1, Relaxed);
+            });
+        });
+        assert_eq!(done.load(Relaxed), 1000);
+        assert!(pool.threads() <= 2);
+        assert!(pool.max_workers() <= 2);
+
+        // With no thread at all, the caller does everything.
+        let pool = IoPool::new(8);
+        pool.inner.spawn_budget.store(0, Relaxed);
+        let queue = Queue::new(100);
+        let done = AtomicUsize::new(0);
+        pool.run(8, &|| {
+            queue.drain(|_| {
+                done.fetch_add(1, Relaxed);
+            });
+        });
+        assert_eq!(done.load(Relaxed), 100);
+        assert_eq!((pool.threads(), pool.max_workers()), (0, 0));
+    }
+}

@@ -1,3 +1,136 @@
-//! Executors: where the items of a call actually run.
+//! Executors: where the items of one call run once the plan is known.
+//!
+//! Every executor runs the same [`Work`]: `init` makes an accumulator per task, `fold`
+//! feeds it items, `combine` merges two accumulators *in input order* (left = earlier).
+//! Failures are shared through [`Outcome`]: the first error or panic stops the handing
+//! out of further tasks; tasks already running finish; then the caller gets the error,
+//! or the first panic payload is re-raised on the calling thread.
+
+pub(crate) mod cpu;
 pub(crate) mod io_pool;
 pub(crate) mod latch;
+pub(crate) mod runners;
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The loop body of one call, split into its three parts.
+pub(crate) struct Work<'f, Init, Fold, Comb, E> {
+    pub(crate) init: &'f Init,
+    pub(crate) fold: &'f Fold,
+    pub(crate) combine: &'f Comb,
+    pub(crate) outcome: Outcome<E>,
+}
+
+impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
+    pub(crate) fn new(init: &'f Init, fold: &'f Fold, combine: &'f Comb) -> Self {
+        Work {
+            init,
+            fold,
+            combine,
+            outcome: Outcome::new(),
+        }
+    }
+
+    /// Runs one task: `items` into a fresh accumulator. `position` orders the task among
+    /// the others (used to report the earliest error). `None` if the call has failed.
+    pub(crate) fn task<A, T, I>(&self, position: u64, items: I) -> Option<A>
+    where
+        Init: Fn() -> A,
+        Fold: Fn(A, T) -> Result<A, E>,
+        I: Iterator<Item = T>,
+    {
+        if self.outcome.failed() {
+            return None;
+        }
+        let run = AssertUnwindSafe(|| {
+            let mut items = items;
+            items.try_fold((self.init)(), |acc, item| (self.fold)(acc, item))
+        });
+        match catch_unwind(run) {
+            Ok(Ok(acc)) => Some(acc),
+            Ok(Err(error)) => {
+                self.outcome.record_error(position, error);
+                None
+            }
+            Err(payload) => {
+                self.outcome.panic(payload);
+                None
+            }
+        }
+    }
+
+    /// Merges two ordered partial results; `None` (a failed side) wins.
+    pub(crate) fn merge<A>(&self, left: Option<A>, right: Option<A>) -> Option<A>
+    where
+        Comb: Fn(A, A) -> A,
+    {
+        match (left, right) {
+            (Some(left), Some(right)) => Some((self.combine)(left, right)),
+            _ => None,
+        }
+    }
+
+    /// Ends the call: re-raises the first panic, else returns the earliest error, else
+    /// the accumulator.
+    pub(crate) fn finish<A>(self, result: Option<A>) -> Result<A, E> {
+        self.outcome.finish(result)
+    }
+}
+
+/// How one call is going: has anything failed, and with what.
+pub(crate) struct Outcome<E> {
+    failed: AtomicBool,
+    /// The error of the earliest task that failed (by position).
+    error: Mutex<Option<(u64, E)>>,
+    /// The first panic payload.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl<E> Outcome<E> {
+    fn new() -> Self {
+        Outcome {
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+            panic: Mutex::new(None),
+        }
+    }
+
+    /// True once a task failed: no further task should start.
+    #[inline]
+    pub(crate) fn failed(&self) -> bool {
+        // Relaxed: a stale `false` only lets one more task start; the results are
+        // published through the mutexes and the executors' joins.
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Records an item's error: the call stops and returns the earliest one.
+    pub(crate) fn record_error(&self, position: u64, error: E) {
+        self.failed.store(true, Ordering::Relaxed);
+        let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|(earliest, _)| position < *earliest) {
+            *slot = Some((position, error));
+        }
+    }
+
+    fn panic(&self, payload: Box<dyn Any + Send>) {
+        self.failed.store(true, Ordering::Relaxed);
+        let mut slot = self.panic.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(payload);
+        }
+    }
+
+    fn finish<A>(self, result: Option<A>) -> Result<A, E> {
+        if let Some(payload) = self.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            drop(result);
+            resume_unwind(payload);
+        }
+        if let Some((_, error)) = self.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(error);
+        }
+        Ok(result.expect("every task of a call that did not fail produced a result"))
+    }
+}

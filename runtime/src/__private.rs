@@ -1,0 +1,89 @@
+//! Items the `#[parallel]` macro expands to. Not part of the public API: names and
+//! signatures here may change in any release.
+
+use std::cell::Cell;
+use std::ops::Range;
+
+pub use crate::api::Mode;
+pub use crate::input::IntoParallelInput;
+pub use crate::site::Site;
+use crate::Parallel;
+use crate::input::{IndexedMut, Iter};
+
+/// The loop at `site`, in `mode`.
+#[inline]
+pub fn parallel(site: &'static Site, mode: Mode) -> Parallel {
+    Parallel::with_site(site, mode)
+}
+
+/// The input of a loop, before the autoref-specialised choice between the indexed path
+/// ([`ViaInput`]) and the generic iterator path ([`ViaIter`]).
+pub struct InputWrap<T>(Cell<Option<T>>);
+
+impl<T> InputWrap<T> {
+    /// Wraps a loop's input expression.
+    #[inline]
+    pub fn new(input: T) -> Self {
+        InputWrap(Cell::new(Some(input)))
+    }
+
+    fn take(&self) -> T {
+        self.0
+            .take()
+            .expect("autopar: a loop input is converted exactly once")
+    }
+}
+
+/// Preferred: inputs autopar can split by index (slices, `Vec`, arrays, ranges, ...).
+/// Selected when `(&InputWrap::new(x)).__autopar_input()` resolves without autoref.
+pub trait ViaInput {
+    /// The converted input.
+    type Input;
+    /// Converts the input.
+    fn __autopar_input(&self) -> Self::Input;
+}
+
+impl<T: IntoParallelInput> ViaInput for InputWrap<T> {
+    type Input = T;
+    #[inline]
+    fn __autopar_input(&self) -> T {
+        self.take()
+    }
+}
+
+/// Fallback: any other iterable with `Send` items, pulled in batches.
+#[diagnostic::on_unimplemented(
+    message = "`{T}` cannot be the input of a parallel loop",
+    label = "its items are not `Send`, or it is not iterable",
+    note = "a parallel loop hands items to other threads: they must be `Send`; use `#[parallel(seq)]` to keep this loop sequential"
+)]
+pub trait ViaIter<T> {
+    /// The converted input.
+    type Input;
+    /// Converts the input.
+    fn __autopar_input(&self) -> Self::Input;
+}
+
+impl<T> ViaIter<T> for &InputWrap<T>
+where
+    T: IntoIterator,
+    T::IntoIter: Send,
+    T::Item: Send,
+{
+    type Input = Iter<T::IntoIter>;
+    #[inline]
+    fn __autopar_input(&self) -> Self::Input {
+        crate::iter(self.take())
+    }
+}
+
+/// Items `(i, &mut slice[i])` for `i` in `range`, for loops that write `out[i] = ..`.
+/// Out of bounds behaves like the sequential loop: the in-bounds items run, then it
+/// panics with the first bad index.
+#[inline]
+pub fn indexed_mut<T: Send>(
+    slice: &mut [T],
+    range: Range<usize>,
+) -> impl IntoParallelInput<Item = (usize, &mut T)> {
+    IndexedMut::new(slice, range)
+}

@@ -1,0 +1,416 @@
+//! The manual API: [`Parallel`], a small builder whose methods run a loop.
+
+use std::any::type_name;
+use std::convert::Infallible;
+use std::panic::Location;
+
+use crate::engine::{self, CallSpec};
+use crate::input::IntoParallelInput;
+use crate::site::Site;
+
+/// How a loop may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Profile the first items, then choose sequential, the CPU pool or the I/O pool, and
+    /// remember the choice for this call site.
+    Auto,
+    /// Always rayon's CPU pool (chunk size chosen by profiling unless given).
+    Cpu,
+    /// Always the I/O pool (worker count chosen by profiling unless given).
+    Io,
+    /// Always sequential, on the calling thread.
+    Seq,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SiteRef {
+    Static(&'static Site),
+    Caller(&'static Location<'static>),
+}
+
+/// A parallel loop about to run: pick a mode, optionally pin options, then call one of
+/// the loop methods.
+///
+/// The call site (where `Parallel::auto()` and friends are written) identifies the loop:
+/// what autopar learns about its cost is cached there, per input size class, so later
+/// calls decide in nanoseconds.
+///
+/// ```
+/// use autopar::Parallel;
+///
+/// let items: Vec<u64> = (0..10_000).collect();
+/// // Profile, decide, cache:
+/// let squares: Vec<u64> = Parallel::auto().map(&items, |x| x * x);
+/// let total = Parallel::auto().reduce(&items, || 0u64, |acc, x| acc + x, |a, b| a + b);
+/// assert_eq!(squares[3], 9);
+/// assert_eq!(total, 49_995_000);
+///
+/// // Manual overrides:
+/// Parallel::io().workers(50).for_each(0..100, |_| std::thread::sleep(std::time::Duration::from_micros(10)));
+/// Parallel::cpu().chunk(256).for_each(&items, |x| assert!(*x < 10_000));
+/// Parallel::seq().for_each(&items, |x| assert!(*x < 10_000));
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[must_use = "a `Parallel` does nothing until one of its loop methods is called"]
+pub struct Parallel {
+    mode: Mode,
+    workers: Option<usize>,
+    chunk: Option<usize>,
+    label: Option<&'static str>,
+    site: SiteRef,
+}
+
+impl Parallel {
+    /// A loop in the given mode, keyed by the caller's source location.
+    ///
+    /// ```
+    /// use autopar::{Mode, Parallel};
+    /// let n = Parallel::new(Mode::Seq).reduce(1..=4u32, || 1, |a, x| a * x, |a, b| a * b);
+    /// assert_eq!(n, 24);
+    /// ```
+    #[track_caller]
+    pub fn new(mode: Mode) -> Parallel {
+        Parallel {
+            mode,
+            workers: None,
+            chunk: None,
+            label: None,
+            site: SiteRef::Caller(Location::caller()),
+        }
+    }
+
+    /// Profile, then decide sequential / CPU pool / I/O pool; cached per call site.
+    ///
+    /// ```
+    /// let v: Vec<i32> = autopar::Parallel::auto().map(&[1, 2, 3], |x| x + 1);
+    /// assert_eq!(v, [2, 3, 4]);
+    /// ```
+    #[track_caller]
+    pub fn auto() -> Parallel {
+        Parallel::new(Mode::Auto)
+    }
+
+    /// Always on rayon's CPU pool.
+    ///
+    /// ```
+    /// let v: Vec<u32> = autopar::Parallel::cpu().chunk(2).map(0..5u32, |x| x * 10);
+    /// assert_eq!(v, [0, 10, 20, 30, 40]);
+    /// ```
+    #[track_caller]
+    pub fn cpu() -> Parallel {
+        Parallel::new(Mode::Cpu)
+    }
+
+    /// Always on the I/O pool: for items that block (network, disk, sleeps).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// autopar::Parallel::io().workers(20).for_each(0..20, |_| std::thread::sleep(Duration::from_millis(1)));
+    /// ```
+    #[track_caller]
+    pub fn io() -> Parallel {
+        Parallel::new(Mode::Io)
+    }
+
+    /// Always sequential, on the calling thread: the same API, no threads.
+    ///
+    /// ```
+    /// let mut seen = std::sync::Mutex::new(Vec::new());
+    /// autopar::Parallel::seq().for_each(0..3, |i| seen.lock().unwrap().push(i));
+    /// assert_eq!(seen.into_inner().unwrap(), [0, 1, 2]);
+    /// ```
+    #[track_caller]
+    pub fn seq() -> Parallel {
+        Parallel::new(Mode::Seq)
+    }
+
+    /// Pins the number of threads (CPU plans) or concurrent workers (I/O plans).
+    /// `0` counts as 1; values beyond 4096 are clamped with a warning.
+    ///
+    /// ```
+    /// let n = autopar::Parallel::io().workers(8).map(0..8, |i| i).len();
+    /// assert_eq!(n, 8);
+    /// ```
+    pub fn workers(mut self, workers: usize) -> Parallel {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Pins the number of items per task. `0` counts as 1.
+    ///
+    /// ```
+    /// let v: Vec<usize> = autopar::Parallel::cpu().chunk(256).map(0..1000, |i| i);
+    /// assert_eq!(v.len(), 1000);
+    /// ```
+    pub fn chunk(mut self, chunk: usize) -> Parallel {
+        self.chunk = Some(chunk);
+        self
+    }
+
+    /// Names the loop in [`report()`](crate::report()) and log lines.
+    ///
+    /// ```
+    /// autopar::Parallel::auto().label("warm-up").for_each(0..10, |_| ());
+    /// assert!(autopar::report().to_string().contains("warm-up"));
+    /// ```
+    pub fn label(mut self, label: &'static str) -> Parallel {
+        self.label = Some(label);
+        self
+    }
+
+    /// The mode this loop will run in.
+    ///
+    /// ```
+    /// assert_eq!(autopar::Parallel::io().mode(), autopar::Mode::Io);
+    /// ```
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Used by the `#[parallel]` macro: a loop keyed by a static site.
+    pub(crate) fn with_site(site: &'static Site, mode: Mode) -> Parallel {
+        Parallel {
+            mode,
+            workers: None,
+            chunk: None,
+            label: None,
+            site: SiteRef::Static(site),
+        }
+    }
+
+    fn spec(self) -> CallSpec {
+        CallSpec {
+            site: match self.site {
+                SiteRef::Static(site) => site,
+                SiteRef::Caller(location) => Site::for_location(location),
+            },
+            mode: self.mode,
+            workers: self.workers,
+            chunk: self.chunk,
+            label: self.label,
+        }
+    }
+
+    /// Runs `body` on every item.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// let sum = AtomicU64::new(0);
+    /// autopar::Parallel::auto().for_each(1..=100u64, |x| { sum.fetch_add(x, Ordering::Relaxed); });
+    /// assert_eq!(sum.into_inner(), 5050);
+    /// ```
+    pub fn for_each<I, F>(self, input: I, body: F)
+    where
+        I: IntoParallelInput,
+        F: Fn(I::Item) + Sync,
+    {
+        let result = engine::run::<_, _, Infallible, _, _, _>(
+            self.spec(),
+            type_name::<(F, I::Item)>(),
+            input,
+            || (),
+            |(), item| {
+                body(item);
+                Ok(())
+            },
+            |(), ()| (),
+        );
+        match result {
+            Ok(()) => {}
+            Err(never) => match never {},
+        }
+    }
+
+    /// Maps every item; the output is in input order.
+    ///
+    /// ```
+    /// let lengths: Vec<usize> = autopar::Parallel::auto().map(vec!["a", "bcd"], |s| s.len());
+    /// assert_eq!(lengths, [1, 3]);
+    /// ```
+    pub fn map<I, R, F>(self, input: I, body: F) -> Vec<R>
+    where
+        I: IntoParallelInput,
+        R: Send,
+        F: Fn(I::Item) -> R + Sync,
+    {
+        let result = engine::run::<_, _, Infallible, _, _, _>(
+            self.spec(),
+            type_name::<(F, I::Item, R)>(),
+            input,
+            Chunks::new,
+            |mut out, item| {
+                out.push(body(item));
+                Ok(out)
+            },
+            Chunks::append,
+        );
+        match result {
+            Ok(chunks) => chunks.into_vec(),
+            Err(never) => match never {},
+        }
+    }
+
+    /// Folds every item into an accumulator made by `identity`, then merges the
+    /// accumulators of the parallel tasks with `combine`, in input order.
+    ///
+    /// `identity()` must be a neutral element of `combine`, as in rayon's `reduce`.
+    /// With floats the result may differ from a sequential sum by rounding (the
+    /// additions are grouped differently).
+    ///
+    /// ```
+    /// let total = autopar::Parallel::auto().reduce(1..=100u64, || 0, |acc, x| acc + x, |a, b| a + b);
+    /// assert_eq!(total, 5050);
+    /// ```
+    pub fn reduce<I, A, Id, F, C>(self, input: I, identity: Id, fold: F, combine: C) -> A
+    where
+        I: IntoParallelInput,
+        A: Send,
+        Id: Fn() -> A + Sync,
+        F: Fn(A, I::Item) -> A + Sync,
+        C: Fn(A, A) -> A + Sync,
+    {
+        let result = engine::run::<_, _, Infallible, _, _, _>(
+            self.spec(),
+            type_name::<(F, I::Item, A)>(),
+            input,
+            identity,
+            |acc, item| Ok(fold(acc, item)),
+            combine,
+        );
+        match result {
+            Ok(acc) => acc,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Runs `body` on every item until one fails (fail-fast): then no further items are
+    /// handed out, the running ones finish, and the error of the earliest failed task is
+    /// returned.
+    ///
+    /// ```
+    /// let r = autopar::Parallel::auto().try_for_each(0..100, |i| if i == 42 { Err(i) } else { Ok(()) });
+    /// assert_eq!(r, Err(42));
+    /// ```
+    pub fn try_for_each<I, E, F>(self, input: I, body: F) -> Result<(), E>
+    where
+        I: IntoParallelInput,
+        E: Send,
+        F: Fn(I::Item) -> Result<(), E> + Sync,
+    {
+        engine::run(
+            self.spec(),
+            type_name::<(F, I::Item, E)>(),
+            input,
+            || (),
+            |(), item| body(item),
+            |(), ()| (),
+        )
+    }
+
+    /// Maps every item to a `Result`, running all of them (fail-safe): one outcome per
+    /// input, in input order.
+    ///
+    /// ```
+    /// let parsed: Vec<Result<i32, _>> = autopar::Parallel::auto().try_map(["1", "x", "3"], |s| s.parse::<i32>());
+    /// assert!(parsed[0].is_ok() && parsed[1].is_err() && parsed[2].is_ok());
+    /// ```
+    pub fn try_map<I, R, E, F>(self, input: I, body: F) -> Vec<Result<R, E>>
+    where
+        I: IntoParallelInput,
+        R: Send,
+        E: Send,
+        F: Fn(I::Item) -> Result<R, E> + Sync,
+    {
+        self.map(input, body)
+    }
+
+    /// The general form every loop lowers to (and what `#[parallel]` generates):
+    /// `init` makes an accumulator per task, `fold` feeds it items and may fail, and
+    /// `combine(left, right)` merges two accumulators, `left` holding the earlier items.
+    /// The first error stops the loop, as in [`try_for_each`](Self::try_for_each).
+    ///
+    /// ```
+    /// // Sum and count in one pass, failing on a negative number.
+    /// let r: Result<(i64, usize), String> = autopar::Parallel::auto().try_fold(
+    ///     &[3i64, 4, 5],
+    ///     || (0, 0),
+    ///     |(sum, n), &x| if x < 0 { Err(format!("{x} < 0")) } else { Ok((sum + x, n + 1)) },
+    ///     |a, b| (a.0 + b.0, a.1 + b.1),
+    /// );
+    /// assert_eq!(r, Ok((12, 3)));
+    /// ```
+    pub fn try_fold<I, A, E, Init, Fold, Comb>(
+        self,
+        input: I,
+        init: Init,
+        fold: Fold,
+        combine: Comb,
+    ) -> Result<A, E>
+    where
+        I: IntoParallelInput,
+        A: Send,
+        E: Send,
+        Init: Fn() -> A + Sync,
+        Fold: Fn(A, I::Item) -> Result<A, E> + Sync,
+        Comb: Fn(A, A) -> A + Sync,
+    {
+        engine::run(
+            self.spec(),
+            type_name::<(Fold, I::Item, A, E)>(),
+            input,
+            init,
+            fold,
+            combine,
+        )
+    }
+}
+
+/// Ordered output of `map`: one vector per task, concatenated once at the end, so each
+/// output is moved once rather than once per level of the join tree.
+struct Chunks<R> {
+    current: Vec<R>,
+    done: Vec<Vec<R>>,
+    len: usize,
+}
+
+impl<R> Chunks<R> {
+    fn new() -> Self {
+        Chunks {
+            current: Vec::new(),
+            done: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, item: R) {
+        self.current.push(item);
+    }
+
+    fn seal(&mut self) {
+        if !self.current.is_empty() {
+            self.len += self.current.len();
+            self.done.push(std::mem::take(&mut self.current));
+        }
+    }
+
+    fn append(mut self, mut later: Chunks<R>) -> Chunks<R> {
+        self.seal();
+        later.seal();
+        self.len += later.len;
+        self.done.append(&mut later.done);
+        self
+    }
+
+    fn into_vec(mut self) -> Vec<R> {
+        self.seal();
+        if self.done.len() == 1 {
+            return self.done.pop().unwrap_or_default();
+        }
+        let mut out = Vec::with_capacity(self.len);
+        for chunk in self.done {
+            out.extend(chunk);
+        }
+        out
+    }
+}

@@ -1,0 +1,482 @@
+//! The engine: for one call, find the plan (cached, decided from what the site learned,
+//! or profiled now), run the items, and watch for drift.
+//!
+//! The hot path of a warm call is: find the site's entry for this body type (one atomic
+//! load and a pointer compare), read the size class's plan (one atomic load), bump two
+//! counters, run. Every few calls it also times itself (two `Instant::now`) to notice
+//! when the workload changed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use rayon::iter::plumbing::Producer;
+
+use crate::env::{IO_WORKERS_CEILING, config};
+use crate::exec::runners::{self, IterBatches, ProducerBatches, Runners};
+use crate::exec::{Work, cpu};
+use crate::input::{Drive, IntoParallelInput, ParallelInput, Span};
+use crate::policy::{self, Constraints, Decision, Plan, PlanKind, Profile};
+use crate::profile::Profiler;
+use crate::site::{self, ClassState, Entry, Site, load_f64, store_f64};
+use crate::{Mode, machine, report};
+
+/// Observed cost per item this many times above or below the baseline counts as drift.
+const DRIFT_FACTOR: f64 = 2.0;
+/// Consecutive drifting calls before a site re-profiles.
+const DRIFT_STRIKES: u32 = 3;
+/// Sequential calls predicted shorter than this are timed only one call in
+/// [`TINY_CALL_SAMPLING`]: two clock reads would be a visible share of them.
+const TINY_CALL_NS: f64 = 20_000.0;
+const TINY_CALL_SAMPLING: u64 = 16;
+/// Unknown-length inputs are assumed to hold at least this many times the items that
+/// profiling saw.
+const UNKNOWN_LEN_FACTOR: usize = 8;
+
+/// Everything about one call except the input and the body.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallSpec {
+    pub(crate) site: &'static Site,
+    pub(crate) mode: Mode,
+    pub(crate) workers: Option<usize>,
+    pub(crate) chunk: Option<usize>,
+    pub(crate) label: Option<&'static str>,
+}
+
+/// Runs one call: the general form every public method lowers to.
+pub(crate) fn run<I, A, E, Init, Fold, Comb>(
+    spec: CallSpec,
+    key: &'static str,
+    input: I,
+    init: Init,
+    fold: Fold,
+    combine: Comb,
+) -> Result<A, E>
+where
+    I: IntoParallelInput,
+    A: Send,
+    E: Send,
+    Init: Fn() -> A + Sync,
+    Fold: Fn(A, I::Item) -> Result<A, E> + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
+    let entry = spec.site.entry(key);
+    if let Some(label) = spec.label {
+        entry.label.get_or_init(|| label);
+    }
+    let work = Work::new(&init, &fold, &combine);
+    let call = Call {
+        spec,
+        entry,
+        work: &work,
+    };
+    let result = input.into_parallel_input().drive(call);
+    work.finish(result)
+}
+
+/// One call in progress.
+struct Call<'c, 'f, Init, Fold, Comb, E> {
+    spec: CallSpec,
+    entry: &'static Entry,
+    work: &'c Work<'f, Init, Fold, Comb, E>,
+}
+
+/// What the engine knows before running a call.
+enum Resolved {
+    /// Run with this plan; `time` says whether to time the call for drift.
+    Ready { plan: Plan, time: bool },
+    /// Nothing learned yet: profile the first items.
+    Profile,
+}
+
+impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
+    fn constraints(&self) -> Constraints {
+        Constraints {
+            kind: match self.spec.mode {
+                Mode::Auto => None,
+                Mode::Cpu => Some(PlanKind::Cpu),
+                Mode::Io => Some(PlanKind::Io),
+                Mode::Seq => Some(PlanKind::Sequential),
+            },
+            workers: self.spec.workers.map(clamp_workers),
+            chunk: self.spec.chunk.map(|c| c.max(1)),
+        }
+    }
+
+    /// A plan fully given by the user: no profiling needed.
+    fn pinned_plan(&self) -> Option<Plan> {
+        let pinned = self.constraints();
+        match (pinned.kind, pinned.workers, pinned.chunk) {
+            (Some(PlanKind::Sequential), _, _) => Some(Plan::Sequential),
+            (Some(PlanKind::Io), Some(workers), chunk) => Some(Plan::Io {
+                workers: workers.min(crate::exec::io_pool::IoPool::global().max_workers()),
+                chunk: chunk.unwrap_or(1),
+            }),
+            (Some(PlanKind::Cpu), workers, Some(chunk)) => Some(Plan::Cpu {
+                threads: workers.unwrap_or_else(rayon::current_num_threads),
+                chunk,
+            }),
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, class: usize) -> Resolved {
+        let state = &self.entry.classes[class];
+        let calls = state.calls.load(Ordering::Relaxed);
+        bump(&state.calls, 1);
+        if config().force_sequential {
+            return Resolved::Ready {
+                plan: Plan::Sequential,
+                time: false,
+            };
+        }
+        if let Some(plan) = self.pinned_plan() {
+            if state.plan.load(Ordering::Relaxed) == 0 {
+                state.plan.store(site::pack(plan), Ordering::Relaxed);
+            }
+            return Resolved::Ready { plan, time: false };
+        }
+        let word = state.plan.load(Ordering::Acquire);
+        let current = state.generation.load(Ordering::Relaxed)
+            == self.entry.generation.load(Ordering::Acquire);
+        if let (Some(plan), true) = (site::unpack(word), current) {
+            let time = plan != Plan::Sequential
+                || calls % TINY_CALL_SAMPLING == 0
+                || load_f64(&state.predicted_ns_per_item) > TINY_CALL_NS;
+            return Resolved::Ready { plan, time };
+        }
+        Resolved::Profile
+    }
+
+    /// Decides for `remaining` items from `profile` and records the decision.
+    fn decide(&self, class: usize, profile: &Profile, remaining: usize) -> Plan {
+        let pinned = self.constraints();
+        let decision = if pinned.kind.is_none()
+            && profile.item_ns * remaining as f64 <= policy::MIN_GAIN_NS
+        {
+            // Too little work for any parallel plan to pay: no need to measure the
+            // machine (which would cost more than this whole call).
+            Decision {
+                plan: Plan::Sequential,
+                predicted_ns: profile.item_ns * remaining as f64,
+                sequential_ns: profile.item_ns * remaining as f64,
+            }
+        } else {
+            let threads = pinned.workers.unwrap_or_else(rayon::current_num_threads);
+            policy::decide(profile, remaining, &machine::current(threads), &pinned)
+        };
+        self.record(class, profile, remaining, &decision);
+        decision.plan
+    }
+
+    fn record(&self, class: usize, profile: &Profile, remaining: usize, decision: &Decision) {
+        let state = &self.entry.classes[class];
+        let previous = site::unpack(state.plan.load(Ordering::Relaxed));
+        let per_item = decision.predicted_ns / remaining.max(1) as f64;
+        store_f64(&state.predicted_ns_per_item, per_item);
+        store_f64(&state.predicted_speedup, decision.speedup());
+        state
+            .generation
+            .store(self.entry.generation.load(Ordering::Acquire), Ordering::Relaxed);
+        state.plan.store(site::pack(decision.plan), Ordering::Release);
+        if config().log && previous != Some(decision.plan) {
+            eprintln!(
+                "{}",
+                report::decision_line(self.entry, remaining, profile, decision)
+            );
+        }
+    }
+
+    /// Learns from timing a warm call of `items` items.
+    fn observe(&self, class: usize, items: usize, started: Instant) {
+        if items == 0 {
+            return;
+        }
+        let state = &self.entry.classes[class];
+        let observed = started.elapsed().as_nanos() as f64 / items as f64;
+        // The first timed call after a decision may still pay for waking or growing a
+        // pool; it is not a baseline.
+        if state.timed_calls.fetch_add(1, Ordering::Relaxed) == 0 {
+            return;
+        }
+        let baseline = load_f64(&state.observed_ns_per_item);
+        if baseline <= 0.0 {
+            store_f64(&state.observed_ns_per_item, observed);
+            return;
+        }
+        let ratio = observed / baseline;
+        if (1.0 / DRIFT_FACTOR..=DRIFT_FACTOR).contains(&ratio) {
+            state.drift_strikes.store(0, Ordering::Relaxed);
+            store_f64(&state.observed_ns_per_item, 0.8 * baseline + 0.2 * observed);
+            return;
+        }
+        let strikes = state.drift_strikes.fetch_add(1, Ordering::Relaxed) + 1;
+        let retunes = self.entry.retunes.load(Ordering::Relaxed);
+        // Rate limit: each re-tune of a site waits twice as many timed calls.
+        let enough_calls = state.timed_calls.load(Ordering::Relaxed) >= 4 << retunes.min(16);
+        if strikes >= DRIFT_STRIKES && enough_calls {
+            self.retune(state);
+        }
+    }
+
+    /// Forgets what the site learned: its next call profiles again.
+    fn retune(&self, state: &ClassState) {
+        self.entry.retunes.fetch_add(1, Ordering::Relaxed);
+        state.drift_strikes.store(0, Ordering::Relaxed);
+        state.timed_calls.store(0, Ordering::Relaxed);
+        store_f64(&state.observed_ns_per_item, 0.0);
+        *self.entry.learned.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.entry.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl<T, A, E, Init, Fold, Comb> Drive<T> for Call<'_, '_, Init, Fold, Comb, E>
+where
+    T: Send,
+    A: Send,
+    E: Send,
+    Init: Fn() -> A + Sync,
+    Fold: Fn(A, T) -> Result<A, E> + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
+    type Output = Option<A>;
+
+    fn indexed<P: Producer<Item = T>>(self, producer: Span<P>) -> Option<A> {
+        let len = producer.len();
+        let class = site::size_class(Some(len));
+        bump(&self.entry.classes[class].items, len as u64);
+        match self.resolve(class) {
+            Resolved::Ready { plan, time: false } => self.run_indexed(plan, producer, 0),
+            Resolved::Ready { plan, time: true } => {
+                let started = Instant::now();
+                let result = self.run_indexed(plan, producer, 0);
+                self.observe(class, len, started);
+                result
+            }
+            Resolved::Profile => {
+                let (prefix, rest, profile) = match self.entry.learned() {
+                    Some(profile) => (None, producer, profile),
+                    None => {
+                        let (prefix, rest, profile) = self.profile_indexed(producer)?;
+                        (Some(prefix), rest, profile)
+                    }
+                };
+                let offset = (len - rest.len()) as u64;
+                let plan = self.decide(class, &profile, rest.len());
+                let rest = if rest.len() == 0 && prefix.is_some() {
+                    None
+                } else {
+                    self.run_indexed(plan, rest, offset)
+                };
+                match (prefix, rest) {
+                    (Some(prefix), None) if !self.work.outcome.failed() => Some(prefix),
+                    (None, rest) => rest,
+                    (prefix, rest) => self.work.merge(prefix, rest),
+                }
+            }
+        }
+    }
+
+    fn sequential<It: Iterator<Item = T> + Send>(self, iter: It) -> Option<A> {
+        let exact = match iter.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo),
+            _ => None,
+        };
+        let class = site::size_class(exact);
+        let result = match self.resolve(class) {
+            Resolved::Ready { plan, time } => {
+                let started = time.then(Instant::now);
+                let mut counted = Counted::new(iter);
+                let result = self.run_iter(plan, &mut counted, 0);
+                if let Some(started) = started {
+                    self.observe(class, counted.taken(), started);
+                }
+                bump(&self.entry.classes[class].items, counted.taken() as u64);
+                return result;
+            }
+            Resolved::Profile => {
+                let mut counted = Counted::new(iter);
+                let (prefix, profile, exhausted) = match self.entry.learned() {
+                    Some(profile) => (None, profile, false),
+                    None => {
+                        let (prefix, profile, exhausted) = self.profile_iter(&mut counted)?;
+                        (Some(prefix), profile, exhausted)
+                    }
+                };
+                let profiled = counted.taken();
+                let remaining = match (exact, exhausted) {
+                    (_, true) => 0,
+                    (Some(n), false) => n - profiled,
+                    (None, false) => counted
+                        .inner
+                        .size_hint()
+                        .0
+                        .max(profiled * UNKNOWN_LEN_FACTOR)
+                        .max(1),
+                };
+                let plan = self.decide(class, &profile, remaining);
+                let rest = if exhausted {
+                    None
+                } else {
+                    self.run_iter(plan, &mut counted, 1)
+                };
+                bump(&self.entry.classes[class].items, counted.taken() as u64);
+                (prefix, rest)
+            }
+        };
+        match result {
+            (Some(prefix), None) if !self.work.outcome.failed() => Some(prefix),
+            (None, rest) => rest,
+            (prefix, rest) => self.work.merge(prefix, rest),
+        }
+    }
+}
+
+impl<A, E, Init, Fold, Comb> Call<'_, '_, Init, Fold, Comb, E>
+where
+    A: Send,
+    E: Send,
+    Init: Fn() -> A + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
+    fn run_indexed<P: Producer>(&self, plan: Plan, producer: Span<P>, offset: u64) -> Option<A>
+    where
+        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    {
+        match plan {
+            Plan::Sequential => self.work.task(offset, producer.into_iter()),
+            Plan::Cpu { threads, chunk } => cpu::run(self.work, producer, offset, threads, chunk),
+            Plan::Io { workers, chunk } => runners::run(
+                self.work,
+                ProducerBatches::new(producer, offset, chunk),
+                Runners::Io(workers),
+            ),
+        }
+    }
+
+    fn run_iter<It>(&self, plan: Plan, iter: &mut It, first_position: u64) -> Option<A>
+    where
+        It: Iterator + Send,
+        It::Item: Send,
+        Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
+    {
+        match plan {
+            Plan::Sequential => self.work.task(first_position, iter),
+            Plan::Cpu { threads, chunk } => runners::run(
+                self.work,
+                IterBatches::new(iter, first_position, chunk),
+                Runners::Cpu(threads),
+            ),
+            Plan::Io { workers, chunk } => runners::run(
+                self.work,
+                IterBatches::new(iter, first_position, chunk),
+                Runners::Io(workers),
+            ),
+        }
+    }
+
+    /// Profiles the front of an indexed input: returns the prefix's accumulator, the
+    /// rest of the input and the profile. `None` if an item failed (the error is in
+    /// the outcome; nothing else ran).
+    fn profile_indexed<P: Producer>(&self, producer: Span<P>) -> Option<(A, Span<P>, Profile)>
+    where
+        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    {
+        let mut profiler = Profiler::start();
+        let mut acc = (self.work.init)();
+        let mut rest = producer;
+        while !profiler.done(Some(rest.len())) {
+            let take = profiler.next_batch_len().min(rest.len());
+            let (batch, tail) = rest.split_at(take);
+            rest = tail;
+            acc = profiler.time(|| {
+                let folded = batch
+                    .into_iter()
+                    .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
+                (take, folded)
+            }).map_err(|error| self.work.outcome.record_error(0, error)).ok()?;
+        }
+        let profile = profiler.finish().unwrap_or(Profile {
+            item_ns: 0.0,
+            cpu_fraction: 1.0,
+            spread: 0.0,
+        });
+        self.entry.learn(profile);
+        Some((acc, rest, profile))
+    }
+
+    /// Profiles the front of an iterator; also says whether it ran out.
+    fn profile_iter<It>(&self, iter: &mut Counted<It>) -> Option<(A, Profile, bool)>
+    where
+        It: Iterator,
+        Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
+    {
+        let mut profiler = Profiler::start();
+        let mut acc = (self.work.init)();
+        let mut exhausted = false;
+        while !exhausted && !profiler.done(None) {
+            let want = profiler.next_batch_len();
+            let before = iter.taken();
+            acc = profiler.time(|| {
+                let folded = iter
+                    .by_ref()
+                    .take(want)
+                    .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
+                (iter.taken() - before, folded)
+            }).map_err(|error| self.work.outcome.record_error(0, error)).ok()?;
+            exhausted = iter.taken() - before < want;
+        }
+        let profile = profiler.finish()?;
+        self.entry.learn(profile);
+        Some((acc, profile, exhausted))
+    }
+}
+
+/// An iterator that counts the items taken from it.
+struct Counted<I> {
+    inner: I,
+    taken: usize,
+}
+
+impl<I> Counted<I> {
+    fn new(inner: I) -> Self {
+        Counted { inner, taken: 0 }
+    }
+    fn taken(&self) -> usize {
+        self.taken
+    }
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+    #[inline]
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.inner.next()?;
+        self.taken += 1;
+        Some(item)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+/// Adds to a report counter. A load and a store rather than a `fetch_add`: this runs on
+/// every call, where a locked read-modify-write would cost more than a tiny loop's
+/// budget; racing calls may lose an increment, which a report can afford.
+#[inline]
+fn bump(counter: &std::sync::atomic::AtomicU64, by: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(by),
+        Ordering::Relaxed,
+    );
+}
+
+/// Clamps a user's worker count to what is sensible, warning once.
+fn clamp_workers(workers: usize) -> usize {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if workers > IO_WORKERS_CEILING && !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "autopar: warning: workers = {workers} is more threads than is sensible; using {IO_WORKERS_CEILING}"
+        );
+    }
+    workers.clamp(1, IO_WORKERS_CEILING)
+}

@@ -1,0 +1,99 @@
+//! The CPU executor: rayon fork-join over an indexed input, split into chunks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::iter::plumbing::Producer;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+use super::Work;
+use crate::input::Span;
+
+/// The pool a CPU plan of `threads` threads runs on: rayon's global pool when it has
+/// that many threads (it respects `RAYON_NUM_THREADS`), else a dedicated pool, built once
+/// per distinct size and kept.
+pub(crate) fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
+    if threads == rayon::current_num_threads() || threads == 0 {
+        return None;
+    }
+    static POOLS: OnceLock<Mutex<HashMap<usize, Option<Arc<ThreadPool>>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    pools
+        .entry(threads)
+        .or_insert_with(|| {
+            let built = ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |i| format!("autopar-cpu{threads}-{i}"))
+                .build();
+            match built {
+                Ok(pool) => Some(Arc::new(pool)),
+                Err(error) => {
+                    // Fall back to the global pool: fewer threads, never a failure.
+                    eprintln!(
+                        "autopar: warning: could not build a {threads}-thread pool ({error}); using rayon's global pool"
+                    );
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// Runs `producer` (whose first item is item `offset` of the call) in tasks of `chunk`
+/// items on a pool of `threads` threads.
+pub(crate) fn run<P, A, Init, Fold, Comb, E>(
+    work: &Work<'_, Init, Fold, Comb, E>,
+    producer: Span<P>,
+    offset: u64,
+    threads: usize,
+    chunk: usize,
+) -> Option<A>
+where
+    P: Producer,
+    A: Send,
+    E: Send,
+    Init: Fn() -> A + Sync,
+    Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
+    let chunk = chunk.max(1);
+    match pool(threads) {
+        Some(pool) => pool.install(|| split(work, producer, offset, chunk)),
+        None => split(work, producer, offset, chunk),
+    }
+}
+
+/// Recursive halving at chunk boundaries; rayon's work stealing balances the halves and
+/// the join tree keeps results in input order.
+fn split<P, A, Init, Fold, Comb, E>(
+    work: &Work<'_, Init, Fold, Comb, E>,
+    producer: Span<P>,
+    offset: u64,
+    chunk: usize,
+) -> Option<A>
+where
+    P: Producer,
+    A: Send,
+    E: Send,
+    Init: Fn() -> A + Sync,
+    Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
+    let len = producer.len();
+    if len <= chunk {
+        return work.task(offset, producer.into_iter());
+    }
+    if work.outcome.failed() {
+        return None;
+    }
+    let mid = len.div_ceil(chunk) / 2 * chunk;
+    let (left, right) = producer.split_at(mid);
+    let (left, right) = rayon::join(
+        || split(work, left, offset, chunk),
+        || split(work, right, offset + mid as u64, chunk),
+    );
+    work.merge(left, right)
+}

@@ -1,0 +1,160 @@
+//! The runner executor: a few workers pulling batches from a shared source.
+//!
+//! Used for the I/O pool (whatever the input) and for CPU plans over inputs that can
+//! only be iterated. Each batch is a task with its own accumulator, tagged with its
+//! position so results are combined in input order however the batches were scheduled.
+//! Only the batches being worked on are buffered: memory is O(workers × chunk).
+
+use std::sync::Mutex;
+
+use rayon::iter::plumbing::Producer;
+
+use super::Work;
+use crate::input::Span;
+use super::io_pool::IoPool;
+
+/// Where runners get their next batch.
+pub(crate) trait Batches: Sync {
+    type Item;
+    type Batch: Iterator<Item = Self::Item>;
+    /// The next batch and its position, or `None` when the input is exhausted.
+    fn next_batch(&self) -> Option<(u64, Self::Batch)>;
+}
+
+/// Batches split off the front of an indexed input.
+pub(crate) struct ProducerBatches<P> {
+    rest: Mutex<Option<(Span<P>, u64)>>,
+    chunk: usize,
+}
+
+impl<P: Producer> ProducerBatches<P> {
+    /// `producer`'s first item is item `offset` of the call.
+    pub(crate) fn new(producer: Span<P>, offset: u64, chunk: usize) -> Self {
+        ProducerBatches {
+            rest: Mutex::new(Some((producer, offset))),
+            chunk: chunk.max(1),
+        }
+    }
+}
+
+impl<P: Producer> Batches for ProducerBatches<P> {
+    type Item = P::Item;
+    type Batch = P::IntoIter;
+    fn next_batch(&self) -> Option<(u64, P::IntoIter)> {
+        let mut rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+        let (producer, offset) = rest.take()?;
+        let len = producer.len();
+        if len == 0 {
+            return None;
+        }
+        let take = self.chunk.min(len);
+        let (head, tail) = producer.split_at(take);
+        if take < len {
+            *rest = Some((tail, offset + take as u64));
+        }
+        Some((offset, head.into_iter()))
+    }
+}
+
+/// Batches pulled from an iterator under a lock.
+pub(crate) struct IterBatches<I> {
+    state: Mutex<(I, u64)>,
+    chunk: usize,
+}
+
+impl<I: Iterator> IterBatches<I> {
+    /// `next_position` is the position of the first batch (after any profiled prefix).
+    pub(crate) fn new(iter: I, next_position: u64, chunk: usize) -> Self {
+        IterBatches {
+            state: Mutex::new((iter, next_position)),
+            chunk: chunk.max(1),
+        }
+    }
+}
+
+impl<I> Batches for IterBatches<I>
+where
+    I: Iterator + Send,
+    I::Item: Send,
+{
+    type Item = I::Item;
+    type Batch = std::vec::IntoIter<I::Item>;
+    fn next_batch(&self) -> Option<(u64, Self::Batch)> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (iter, position) = &mut *state;
+        let batch: Vec<I::Item> = iter.by_ref().take(self.chunk).collect();
+        if batch.is_empty() {
+            return None;
+        }
+        let this = *position;
+        *position += 1;
+        Some((this, batch.into_iter()))
+    }
+}
+
+/// Where the runners run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Runners {
+    /// `n` workers of the I/O pool (the caller is one of them).
+    Io(usize),
+    /// `n` tasks on the CPU pool of `n` threads.
+    Cpu(usize),
+}
+
+/// Runs every batch of `source` on `runners`, returning the ordered combination.
+pub(crate) fn run<S, A, Init, Fold, Comb, E>(
+    work: &Work<'_, Init, Fold, Comb, E>,
+    source: S,
+    runners: Runners,
+) -> Option<A>
+where
+    S: Batches,
+    A: Send,
+    E: Send,
+    Init: Fn() -> A + Sync,
+    Fold: Fn(A, S::Item) -> Result<A, E> + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
+    let results: Mutex<Vec<(u64, A)>> = Mutex::new(Vec::new());
+    let runner = || {
+        let mut mine = Vec::new();
+        while !work.outcome.failed() {
+            let Some((position, batch)) = source.next_batch() else {
+                break;
+            };
+            match work.task(position, batch) {
+                Some(acc) => mine.push((position, acc)),
+                None => break,
+            }
+        }
+        results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(&mut mine);
+    };
+    match runners {
+        Runners::Io(workers) => IoPool::global().run(workers.saturating_sub(1), &runner),
+        Runners::Cpu(threads) => {
+            let spawn_all = || {
+                rayon::in_place_scope(|scope| {
+                    for _ in 1..threads {
+                        scope.spawn(|_| runner());
+                    }
+                    runner();
+                })
+            };
+            match super::cpu::pool(threads) {
+                Some(pool) => pool.install(spawn_all),
+                None => spawn_all(),
+            }
+        }
+    }
+    if work.outcome.failed() {
+        return None;
+    }
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_unstable_by_key(|(position, _)| *position);
+    let mut ordered = results.into_iter().map(|(_, acc)| acc);
+    let first = ordered.next().unwrap_or_else(work.init);
+    Some(ordered.fold(first, |left, right| (work.combine)(left, right)))
+}

@@ -1,0 +1,168 @@
+//! Profiling: run the first items on the calling thread and measure them.
+//!
+//! Items are timed in batches of growing size (1, 2, 4, …) so the clock's ~25 ns cost
+//! is amortised even on nanosecond bodies, until a small budget is spent or the input
+//! ends. Profiled items are real work: they go into the call's first accumulator and
+//! are never run again.
+
+use std::time::Instant;
+
+use crate::clock::thread_cpu_ns;
+use crate::policy::Profile;
+
+/// Profiling stops once it has spent this much wall time (and seen a few batches).
+pub(crate) const BUDGET_NS: u64 = 100_000;
+/// ...or once it has spent this fraction of the estimated total, whichever is later.
+/// Expensive items are decided on fewer batches rather than spend more than this.
+pub(crate) const MAX_FRACTION_OF_TOTAL: f64 = 0.02;
+/// Items this slow are decided on whatever batches fit in this time: the spread
+/// matters little when each item is worth many scheduling costs.
+const EXPENSIVE_NS: u64 = 10 * BUDGET_NS;
+/// Batches needed to estimate the spread.
+const MIN_BATCHES: usize = 3;
+/// Profiling never runs more than this many batches (2^20 items at most).
+const MAX_BATCHES: usize = 21;
+
+/// Timings of the batches run so far.
+pub(crate) struct Profiler {
+    started: Instant,
+    cpu_start: Option<u64>,
+    /// (items, ns) per batch.
+    batches: Vec<(usize, u64)>,
+    items: usize,
+    elapsed_ns: u64,
+}
+
+impl Profiler {
+    pub(crate) fn start() -> Self {
+        let cpu_start = thread_cpu_ns();
+        Profiler {
+            started: Instant::now(),
+            cpu_start,
+            batches: Vec::with_capacity(MAX_BATCHES),
+            items: 0,
+            elapsed_ns: 0,
+        }
+    }
+
+    /// Size of the next batch: doubling from 1.
+    pub(crate) fn next_batch_len(&self) -> usize {
+        1 << self.batches.len()
+    }
+
+    /// Runs `batch` (which processes the given number of items and returns how many it
+    /// actually processed) and records its time.
+    #[inline]
+    pub(crate) fn time<R>(&mut self, batch: impl FnOnce() -> (usize, R)) -> R {
+        let start = Instant::now();
+        let (items, result) = batch();
+        let ns = start.elapsed().as_nanos() as u64;
+        if items > 0 {
+            self.batches.push((items, ns));
+            self.items += items;
+            self.elapsed_ns += ns;
+        }
+        result
+    }
+
+    /// Whether profiling has seen enough, given `remaining` items left (if known).
+    pub(crate) fn done(&self, remaining: Option<usize>) -> bool {
+        if remaining == Some(0) || self.batches.len() >= MAX_BATCHES {
+            return true;
+        }
+        if self.items == 0 || self.elapsed_ns < BUDGET_NS {
+            return false;
+        }
+        let item_ns = self.elapsed_ns as f64 / self.items as f64;
+        let total_ns = item_ns * (self.items + remaining.unwrap_or(self.items)) as f64;
+        self.batches.len() >= MIN_BATCHES
+            || self.elapsed_ns >= EXPENSIVE_NS
+            || self.elapsed_ns as f64 >= MAX_FRACTION_OF_TOTAL * total_ns
+    }
+
+    /// The measured profile (`None` if no item ran).
+    pub(crate) fn finish(self) -> Option<Profile> {
+        if self.items == 0 {
+            return None;
+        }
+        let wall_ns = self.started.elapsed().as_nanos() as u64;
+        let cpu_fraction = match (self.cpu_start, thread_cpu_ns()) {
+            (Some(start), Some(end)) if wall_ns > 0 => {
+                (end.saturating_sub(start) as f64 / wall_ns as f64).min(1.0)
+            }
+            // No thread CPU clock: assume CPU-bound, the safe side (no big I/O pools).
+            _ => 1.0,
+        };
+        Some(summarise(&self.batches, cpu_fraction))
+    }
+}
+
+/// Per-item time and spread from batch timings.
+fn summarise(batches: &[(usize, u64)], cpu_fraction: f64) -> Profile {
+    // The very first item often pays for cold caches and first-touch page faults; leave
+    // it out of the estimates when later batches exist.
+    let steady = if batches.len() >= 3 {
+        &batches[1..]
+    } else {
+        batches
+    };
+    let items: usize = steady.iter().map(|(n, _)| n).sum();
+    let ns: u64 = steady.iter().map(|(_, ns)| ns).sum();
+    let item_ns = ns as f64 / items.max(1) as f64;
+    let per_item: Vec<f64> = steady
+        .iter()
+        .map(|&(n, ns)| ns as f64 / n as f64)
+        .collect();
+    let spread = if per_item.len() >= 2 && item_ns > 0.0 {
+        let mean = per_item.iter().sum::<f64>() / per_item.len() as f64;
+        let var = per_item.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / per_item.len() as f64;
+        var.sqrt() / mean.max(f64::MIN_POSITIVE)
+    } else {
+        0.0
+    };
+    Profile {
+        item_ns,
+        cpu_fraction,
+        spread,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_skips_the_cold_first_item() {
+        let p = summarise(&[(1, 5_000), (2, 200), (4, 400), (8, 800)], 1.0);
+        assert!((p.item_ns - 100.0).abs() < 1e-9, "{p:?}");
+        assert!(p.spread < 1e-9);
+    }
+
+    #[test]
+    fn spread_is_the_coefficient_of_variation() {
+        let p = summarise(&[(1, 100), (1, 100), (1, 300), (1, 100)], 1.0);
+        assert!(p.spread > 0.5, "{p:?}");
+    }
+
+    #[test]
+    fn profiling_stops_at_the_budget_or_the_end() {
+        let mut profiler = Profiler::start();
+        assert!(!profiler.done(Some(10)));
+        profiler.time(|| (1, ()));
+        assert!(profiler.done(Some(0)));
+        // Cheap items: keeps going while under budget.
+        assert!(!profiler.done(Some(1_000_000)));
+        let mut profiler = Profiler::start();
+        // Expensive items: one batch worth 2% of the total is enough...
+        profiler.batches.push((1, 200_000));
+        profiler.items = 1;
+        profiler.elapsed_ns = 200_000;
+        assert!(profiler.done(Some(20)));
+        assert!(!profiler.done(Some(10_000)));
+        // ...and so is any batch over EXPENSIVE_NS.
+        profiler.batches.push((2, 2_000_000));
+        profiler.items = 3;
+        profiler.elapsed_ns = 2_200_000;
+        assert!(profiler.done(Some(10_000)));
+    }
+}

@@ -1,0 +1,226 @@
+//! Explaining decisions: [`report()`] and the `AUTOPAR_LOG` lines.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+
+use crate::policy::{Decision, Plan, Profile};
+use crate::site::{self, CLASSES, Entry, UNKNOWN_LEN_CLASS, load_f64};
+
+/// What every parallel loop of the process has run and decided so far.
+///
+/// Its `Display` is an aligned table, one row per loop and size class.
+///
+/// ```
+/// use autopar::Parallel;
+/// let items: Vec<u32> = (0..1000).collect();
+/// Parallel::auto().label("tiny sum").for_each(&items, |x| { std::hint::black_box(x); });
+/// let report = autopar::report();
+/// let site = report.sites.iter().find(|s| s.label.as_deref() == Some("tiny sum")).unwrap();
+/// assert_eq!(site.calls, 1);
+/// println!("{report}");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Report {
+    /// One entry per loop (and loop-body type, for loops in generic functions).
+    pub sites: Vec<SiteReport>,
+}
+
+/// What one loop has run and decided.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SiteReport {
+    /// `file:line:column` of the loop.
+    pub location: String,
+    /// The loop's label, if it has one.
+    pub label: Option<String>,
+    /// Calls so far (approximate when calls race).
+    pub calls: u64,
+    /// Items processed so far (approximate when calls race).
+    pub items: u64,
+    /// The measured cost of one item, if the loop was profiled.
+    pub profile: Option<Profile>,
+    /// Times the loop re-profiled because its cost drifted.
+    pub retunes: u32,
+    /// One row per input size class the loop has seen.
+    pub classes: Vec<ClassReport>,
+}
+
+/// The decision for one input size class of a loop.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ClassReport {
+    /// Smallest input length in this class (`None`: inputs of unknown length).
+    pub min_len: Option<usize>,
+    /// Calls in this class.
+    pub calls: u64,
+    /// Items in this class.
+    pub items: u64,
+    /// The current plan (`None` before the first decision).
+    pub plan: Option<Plan>,
+    /// Speedup over sequential the policy predicted.
+    pub predicted_speedup: Option<f64>,
+    /// Speedup over sequential observed on warm calls (profiled cost / observed cost).
+    pub observed_speedup: Option<f64>,
+}
+
+/// A snapshot of every loop's decisions and costs.
+///
+/// ```
+/// println!("{}", autopar::report());
+/// ```
+pub fn report() -> Report {
+    let entries = site::registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let sites = entries.into_iter().map(site_report).collect();
+    Report { sites }
+}
+
+fn site_report(entry: &'static Entry) -> SiteReport {
+    let profile = entry.learned();
+    let classes: Vec<ClassReport> = (0..CLASSES)
+        .filter_map(|class| {
+            let state = &entry.classes[class];
+            let calls = state.calls.load(Ordering::Relaxed);
+            if calls == 0 {
+                return None;
+            }
+            let plan = site::unpack(state.plan.load(Ordering::Relaxed));
+            let predicted = load_f64(&state.predicted_speedup);
+            let observed = load_f64(&state.observed_ns_per_item);
+            Some(ClassReport {
+                min_len: match class {
+                    UNKNOWN_LEN_CLASS => None,
+                    0 => Some(0),
+                    c => Some(1usize << (c - 1)),
+                },
+                calls,
+                items: state.items.load(Ordering::Relaxed),
+                plan,
+                predicted_speedup: (predicted > 0.0).then_some(predicted),
+                observed_speedup: match profile {
+                    Some(p) if observed > 0.0 && p.item_ns > 0.0 => Some(p.item_ns / observed),
+                    _ => None,
+                },
+            })
+        })
+        .collect();
+    SiteReport {
+        location: entry.site.location(),
+        label: entry
+            .site
+            .label()
+            .or_else(|| entry.label.get().copied())
+            .map(str::to_owned),
+        calls: classes.iter().map(|c| c.calls).sum(),
+        items: classes.iter().map(|c| c.items).sum(),
+        profile,
+        retunes: entry.retunes.load(Ordering::Relaxed),
+        classes,
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rows = vec![[
+            "loop", "size", "calls", "per item", "cpu", "spread", "plan", "est.", "seen",
+        ]
+        .map(String::from)];
+        for site in &self.sites {
+            let name = match &site.label {
+                Some(label) => format!("{} ({label})", site.location),
+                None => site.location.clone(),
+            };
+            for class in &site.classes {
+                let profile = site.profile;
+                rows.push([
+                    name.clone(),
+                    match class.min_len {
+                        None => "?".to_owned(),
+                        Some(0) => "0".to_owned(),
+                        Some(n) => format!("≥{}", count(n as f64)),
+                    },
+                    class.calls.to_string(),
+                    profile.map_or("-".into(), |p| duration(p.item_ns)),
+                    profile.map_or("-".into(), |p| format!("{:.0}%", p.cpu_fraction * 100.0)),
+                    profile.map_or("-".into(), |p| format!("{:.2}", p.spread)),
+                    class.plan.map_or("undecided".into(), |p| p.to_string()),
+                    class
+                        .predicted_speedup
+                        .map_or("-".into(), |s| format!("{s:.1}×")),
+                    class
+                        .observed_speedup
+                        .map_or("-".into(), |s| format!("{s:.1}×")),
+                ]);
+            }
+        }
+        let widths: Vec<usize> = (0..rows[0].len())
+            .map(|col| rows.iter().map(|r| r[col].chars().count()).max().unwrap_or(0))
+            .collect();
+        for row in &rows {
+            let mut line = String::new();
+            for (col, cell) in row.iter().enumerate() {
+                let pad = widths[col] - cell.chars().count();
+                if col == 0 || col == 6 {
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                } else {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(cell);
+                }
+                line.push_str("  ");
+            }
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// One `AUTOPAR_LOG` line, e.g.
+/// `src/main.rs:42:5  10000 items × 1.2 µs, cpu 98% → rayon, chunk 256, 2 threads, est. 1.9×`.
+pub(crate) fn decision_line(
+    entry: &Entry,
+    items: usize,
+    profile: &Profile,
+    decision: &Decision,
+) -> String {
+    let label = entry
+        .site
+        .label()
+        .or_else(|| entry.label.get().copied())
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    format!(
+        "autopar: {}{label}  {items} items × {}, cpu {:.0}%, spread {:.2} → {}, est. {:.1}×",
+        entry.site.location(),
+        duration(profile.item_ns),
+        profile.cpu_fraction * 100.0,
+        profile.spread,
+        decision.plan,
+        decision.speedup(),
+    )
+}
+
+fn duration(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.1} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+fn count(n: f64) -> String {
+    if n < 1e3 {
+        format!("{n}")
+    } else if n < 1e6 {
+        format!("{}k", (n / 1e3).round())
+    } else {
+        format!("{}M", (n / 1e6).round())
+    }
+}

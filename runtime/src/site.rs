@@ -1,0 +1,342 @@
+//! Call sites and what they have learned.
+//!
+//! A [`Site`] is one parallel loop in the source. The macro emits it as a `static` next to
+//! the loop (zero lookup); the manual API finds it from `Location::caller()`.
+//!
+//! One static serves every monomorphization of a generic function, so what a site
+//! learns is kept per loop-body *type* in an [`Entry`]: `sum::<u8>` and `sum::<String>`
+//! never share costs. An entry holds one decision per size class (log2 of the item
+//! count) that the hot path reads with a single atomic load, the learned per-item
+//! profile (so a new size class decides without profiling again) and counters for the
+//! report. Entries live for the whole process (they are leaked on purpose: there is one
+//! per loop and body type, a bounded number).
+
+use std::collections::HashMap;
+use std::panic::Location;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, RwLock};
+
+use crate::policy::{Plan, Profile};
+
+/// Size classes: `floor(log2(n)) + 1` for known lengths (0 for empty), and one class for
+/// inputs of unknown length.
+pub(crate) const CLASSES: usize = 66;
+/// The class of inputs whose length is unknown (plain iterators).
+pub(crate) const UNKNOWN_LEN_CLASS: usize = CLASSES - 1;
+
+/// The size class of an input of `len` items (`None`: unknown length).
+pub(crate) fn size_class(len: Option<usize>) -> usize {
+    match len {
+        None => UNKNOWN_LEN_CLASS,
+        Some(0) => 0,
+        Some(n) => (usize::BITS - n.leading_zeros()) as usize,
+    }
+}
+
+/// One parallel loop in the source code: the key of the decision cache.
+///
+/// Created by the `#[parallel]` macro as a `static`; not meant to be built by hand.
+#[doc(hidden)]
+pub struct Site {
+    file: &'static str,
+    line: u32,
+    column: u32,
+    label: Option<&'static str>,
+    /// Singly linked list of entries, one per loop-body type; only ever grows.
+    entries: AtomicPtr<Entry>,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site")
+            .field("location", &self.location())
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Site {
+    /// A site at `file:line:column`, shown in reports under `label` if given.
+    pub const fn new(
+        file: &'static str,
+        line: u32,
+        column: u32,
+        label: Option<&'static str>,
+    ) -> Site {
+        Site {
+            file,
+            line,
+            column,
+            label,
+            entries: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// The site of a manual-API call, found by its caller location.
+    pub(crate) fn for_location(location: &'static Location<'static>) -> &'static Site {
+        static SITES: OnceLock<RwLock<HashMap<usize, &'static Site>>> = OnceLock::new();
+        let sites = SITES.get_or_init(Default::default);
+        // A `Location` is a static emitted once per call site, so its address is a
+        // cheap, stable key (equal locations at different addresses only cost a
+        // duplicate site).
+        let key = location as *const Location<'static> as usize;
+        if let Some(site) = sites.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return site;
+        }
+        let mut sites = sites.write().unwrap_or_else(|e| e.into_inner());
+        sites.entry(key).or_insert_with(|| {
+            Box::leak(Box::new(Site::new(
+                location.file(),
+                location.line(),
+                location.column(),
+                None,
+            )))
+        })
+    }
+
+    /// The entry for loop bodies of type `key` (a `type_name`), created on first use.
+    #[inline]
+    pub(crate) fn entry(&'static self, key: &'static str) -> &'static Entry {
+        let head = self.entries.load(Ordering::Acquire);
+        // Fast path: the first entry, compared by address (type_name returns the same
+        // static string every time within one codegen unit).
+        // SAFETY: entries are leaked boxes published with Release and never freed.
+        if let Some(first) = unsafe { head.as_ref() } {
+            if ptr::eq(first.key, key) {
+                return first;
+            }
+        }
+        self.entry_slow(key)
+    }
+
+    #[cold]
+    fn entry_slow(&'static self, key: &'static str) -> &'static Entry {
+        let mut fresh: Option<Box<Entry>> = None;
+        loop {
+            let head = self.entries.load(Ordering::Acquire);
+            let mut cursor = head;
+            // SAFETY: every pointer in the list is a leaked `Box<Entry>`, published with
+            // Release (the CAS below) and read here with Acquire; entries are never freed.
+            while let Some(entry) = unsafe { cursor.as_ref() } {
+                if entry.key == key {
+                    return entry;
+                }
+                cursor = entry.next;
+            }
+            let mut new = fresh.take().unwrap_or_else(|| Box::new(Entry::new(self, key)));
+            new.next = head;
+            let raw = Box::into_raw(new);
+            match self
+                .entries
+                .compare_exchange(head, raw, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // SAFETY: `raw` was just published and is never freed.
+                    let entry: &'static Entry = unsafe { &*raw };
+                    registry().lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+                    return entry;
+                }
+                // Another thread added an entry first: take ours back and look again
+                // (it may have added the very key we want).
+                // SAFETY: the CAS failed, so `raw` was never shared.
+                Err(_) => fresh = Some(unsafe { Box::from_raw(raw) }),
+            }
+        }
+    }
+
+    /// `file:line:column` of the loop.
+    pub(crate) fn location(&self) -> String {
+        format!("{}:{}:{}", self.file, self.line, self.column)
+    }
+
+    /// The label given with `label = "..."`, if any.
+    pub(crate) fn label(&self) -> Option<&'static str> {
+        self.label
+    }
+}
+
+/// Every entry ever created, for the report.
+pub(crate) fn registry() -> &'static Mutex<Vec<&'static Entry>> {
+    static REGISTRY: Mutex<Vec<&'static Entry>> = Mutex::new(Vec::new());
+    &REGISTRY
+}
+
+/// What one site learned about one loop-body type.
+pub(crate) struct Entry {
+    pub(crate) site: &'static Site,
+    /// `type_name` of the loop body.
+    pub(crate) key: &'static str,
+    next: *mut Entry,
+    /// A label set through the manual API (`.label(..)`), shown if the site has none.
+    pub(crate) label: OnceLock<&'static str>,
+    /// The per-item profile measured (or re-measured) at this site.
+    pub(crate) learned: Mutex<Option<Profile>>,
+    /// Bumped whenever the learned profile is replaced: classes decided from an older
+    /// profile re-decide.
+    pub(crate) generation: AtomicU32,
+    pub(crate) retunes: AtomicU32,
+    pub(crate) classes: [ClassState; CLASSES],
+}
+
+// SAFETY: `next` is only written before the entry is published and is read-only after;
+// everything else is atomics, a Mutex or a OnceLock.
+unsafe impl Send for Entry {}
+// SAFETY: as above.
+unsafe impl Sync for Entry {}
+
+impl Entry {
+    fn new(site: &'static Site, key: &'static str) -> Entry {
+        Entry {
+            site,
+            key,
+            next: ptr::null_mut(),
+            label: OnceLock::new(),
+            learned: Mutex::new(None),
+            generation: AtomicU32::new(0),
+            retunes: AtomicU32::new(0),
+            classes: std::array::from_fn(|_| ClassState::default()),
+        }
+    }
+
+    /// The learned profile, if this site has one.
+    pub(crate) fn learned(&self) -> Option<Profile> {
+        *self.learned.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the learned profile; every class decides again on its next call.
+    pub(crate) fn learn(&self, profile: Profile) {
+        *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = Some(profile);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The decision for one size class of one entry, and how it has fared.
+#[derive(Default)]
+pub(crate) struct ClassState {
+    /// The plan, packed by [`pack`]; 0 = not decided yet.
+    pub(crate) plan: AtomicU64,
+    /// Generation of the learned profile the plan was decided from.
+    pub(crate) generation: AtomicU32,
+    /// Predicted ns per item under the plan (f64 bits).
+    pub(crate) predicted_ns_per_item: AtomicU64,
+    /// Predicted speedup over sequential (f64 bits).
+    pub(crate) predicted_speedup: AtomicU64,
+    /// Observed ns per item of timed calls: a running estimate (f64 bits; 0 = none yet).
+    pub(crate) observed_ns_per_item: AtomicU64,
+    /// Consecutive timed calls that drifted from the observed baseline.
+    pub(crate) drift_strikes: AtomicU32,
+    /// Calls and items in this class (approximate under racing calls).
+    pub(crate) calls: AtomicU64,
+    pub(crate) items: AtomicU64,
+    pub(crate) timed_calls: AtomicU64,
+}
+
+/// Reads an `f64` stored as bits.
+pub(crate) fn load_f64(cell: &AtomicU64) -> f64 {
+    f64::from_bits(cell.load(Ordering::Relaxed))
+}
+
+/// Stores an `f64` as bits.
+pub(crate) fn store_f64(cell: &AtomicU64, value: f64) {
+    cell.store(value.to_bits(), Ordering::Relaxed);
+}
+
+const KIND_BITS: u32 = 2;
+const COUNT_BITS: u32 = 20;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+const CHUNK_MASK: u64 = (1 << (64 - KIND_BITS - COUNT_BITS)) - 1;
+
+/// Packs a plan into one word so the hot path reads it with one atomic load.
+/// Never returns 0 (that means "undecided").
+pub(crate) fn pack(plan: Plan) -> u64 {
+    let (kind, count, chunk) = match plan {
+        Plan::Sequential => (1, 0, 0),
+        Plan::Cpu { threads, chunk } => (2, threads, chunk),
+        Plan::Io { workers, chunk } => (3, workers, chunk),
+    };
+    let count = (count as u64).min(COUNT_MASK);
+    let chunk = (chunk as u64).min(CHUNK_MASK);
+    kind | (count << KIND_BITS) | (chunk << (KIND_BITS + COUNT_BITS))
+}
+
+/// Unpacks a word written by [`pack`]; `None` for 0 (undecided).
+#[inline]
+pub(crate) fn unpack(word: u64) -> Option<Plan> {
+    let count = ((word >> KIND_BITS) & COUNT_MASK) as usize;
+    let chunk = (word >> (KIND_BITS + COUNT_BITS)) as usize;
+    match word & ((1 << KIND_BITS) - 1) {
+        1 => Some(Plan::Sequential),
+        2 => Some(Plan::Cpu {
+            threads: count,
+            chunk,
+        }),
+        3 => Some(Plan::Io {
+            workers: count,
+            chunk,
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_round_trip_through_one_word() {
+        for plan in [
+            Plan::Sequential,
+            Plan::Cpu {
+                threads: 16,
+                chunk: 4096,
+            },
+            Plan::Io {
+                workers: 256,
+                chunk: 1,
+            },
+            Plan::Cpu {
+                threads: 1,
+                chunk: 1 << 40,
+            },
+        ] {
+            assert_ne!(pack(plan), 0);
+            assert_eq!(unpack(pack(plan)), Some(plan));
+        }
+        assert_eq!(unpack(0), None);
+    }
+
+    #[test]
+    fn size_classes_are_log2() {
+        assert_eq!(size_class(Some(0)), 0);
+        assert_eq!(size_class(Some(1)), 1);
+        assert_eq!(size_class(Some(2)), 2);
+        assert_eq!(size_class(Some(3)), 2);
+        assert_eq!(size_class(Some(1000)), 10);
+        assert_eq!(size_class(Some(1024)), 11);
+        assert_eq!(size_class(Some(usize::MAX)), 64);
+        assert_eq!(size_class(None), UNKNOWN_LEN_CLASS);
+    }
+
+    #[test]
+    fn entries_are_per_body_type_and_found_again() {
+        static SITE: Site = Site::new("test.rs", 1, 1, None);
+        let a = SITE.entry(std::any::type_name::<u8>());
+        let b = SITE.entry(std::any::type_name::<String>());
+        assert!(!ptr::eq(a, b));
+        assert!(ptr::eq(a, SITE.entry(std::any::type_name::<u8>())));
+        assert!(ptr::eq(b, SITE.entry(std::any::type_name::<String>())));
+    }
+
+    #[test]
+    fn concurrent_first_lookups_agree_on_one_entry() {
+        static SITE: Site = Site::new("test.rs", 2, 1, None);
+        let found: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| SITE.entry("some::Body") as *const Entry as usize))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(found.windows(2).all(|w| w[0] == w[1]), "{found:?}");
+    }
+}
