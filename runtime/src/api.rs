@@ -139,7 +139,7 @@ impl Parallel {
     /// Pins the number of items per task. `0` counts as 1.
     ///
     /// ```
-    /// let v: Vec<usize> = autopar::Parallel::cpu().chunk(256).map(0..1000, |i| i);
+    /// let v: Vec<usize> = autopar::Parallel::cpu().chunk(256).map(0..1000usize, |i| i);
     /// assert_eq!(v.len(), 1000);
     /// ```
     pub fn chunk(mut self, chunk: usize) -> Parallel {
