@@ -1,1 +1,58 @@
-fn main() { autopar::placeholder(); }
+//! A tour of autopar: three loops, each run twice, then the report of what was decided.
+//!
+//! Run with `cargo run --release --example tour` (add `AUTOPAR_LOG=1` to watch the
+//! decisions being made).
+
+use std::time::{Duration, Instant};
+
+use autopar::Parallel;
+
+/// A few nanoseconds per item: parallelism would only slow this down.
+fn tiny(items: &[u64]) -> u64 {
+    Parallel::auto()
+        .label("tiny sum")
+        .reduce(items, || 0, |acc, x| acc + x * x, |a, b| a + b)
+}
+
+/// ~20 µs of arithmetic per item: worth every core.
+fn cpu_heavy(seeds: &[u64]) -> Vec<u64> {
+    Parallel::auto().label("cpu heavy").map(seeds, |&seed| {
+        let mut x = seed;
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        }
+        x
+    })
+}
+
+/// 1 ms of waiting per item, like a network call: worth many workers.
+fn io_like(requests: &[u32]) -> Vec<u32> {
+    Parallel::auto().label("io like").map(requests, |&r| {
+        std::thread::sleep(Duration::from_millis(1));
+        r + 1
+    })
+}
+
+fn timed<R>(what: &str, run: impl FnOnce() -> R) -> R {
+    let start = Instant::now();
+    let result = run();
+    println!("{what:<28} {:>10.3} ms", start.elapsed().as_secs_f64() * 1e3);
+    result
+}
+
+fn main() {
+    let small: Vec<u64> = (0..1_000).collect();
+    let seeds: Vec<u64> = (0..2_000).collect();
+    let requests: Vec<u32> = (0..500).collect();
+
+    for round in ["first call (profiles)", "second call (cached)"] {
+        println!("-- {round}");
+        let s = timed("tiny sum, 1000 items", || tiny(&small));
+        let h = timed("cpu heavy, 2000 items", || cpu_heavy(&seeds));
+        let r = timed("io like, 500 × 1 ms sleep", || io_like(&requests));
+        assert_eq!(s, small.iter().map(|x| x * x).sum::<u64>());
+        assert_eq!(h.len(), seeds.len());
+        assert_eq!(r[499], 500);
+    }
+    println!("\n{}", autopar::report());
+}

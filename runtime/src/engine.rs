@@ -193,11 +193,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
         let state = &self.entry.classes[class];
         let observed = started.elapsed().as_nanos() as f64 / items as f64;
-        // The first timed call after a decision may still pay for waking or growing a
-        // pool; it is not a baseline.
-        if state.timed_calls.fetch_add(1, Ordering::Relaxed) == 0 {
-            return;
-        }
+        bump(&state.timed_calls, 1);
         let baseline = load_f64(&state.observed_ns_per_item);
         if baseline <= 0.0 {
             store_f64(&state.observed_ns_per_item, observed);
