@@ -19,7 +19,9 @@ fn cpu_heavy(seeds: &[u64]) -> Vec<u64> {
     Parallel::auto().label("cpu heavy").map(seeds, |&seed| {
         let mut x = seed;
         for _ in 0..20_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
         }
         x
     })
@@ -36,7 +38,10 @@ fn io_like(requests: &[u32]) -> Vec<u32> {
 fn timed<R>(what: &str, run: impl FnOnce() -> R) -> R {
     let start = Instant::now();
     let result = run();
-    println!("{what:<28} {:>10.3} ms", start.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "{what:<28} {:>10.3} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
     result
 }
 

@@ -4,11 +4,11 @@
 use std::cell::Cell;
 use std::ops::Range;
 
+use crate::Parallel;
 pub use crate::api::Mode;
 pub use crate::input::IntoParallelInput;
-pub use crate::site::Site;
-use crate::Parallel;
 use crate::input::{IndexedMut, Iter};
+pub use crate::site::Site;
 
 /// The loop at `site`, in `mode`.
 #[inline]

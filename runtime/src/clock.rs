@@ -41,6 +41,9 @@ mod tests {
         }
         let after_spin = thread_cpu_ns().unwrap();
         assert!(after_sleep - start < 10_000_000, "sleeping used CPU time");
-        assert!(after_spin - after_sleep > 10_000_000, "spinning used no CPU time");
+        assert!(
+            after_spin - after_sleep > 10_000_000,
+            "spinning used no CPU time"
+        );
     }
 }

@@ -140,7 +140,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             == self.entry.generation.load(Ordering::Acquire);
         if let (Some(plan), true) = (site::unpack(word), current) {
             let time = plan != Plan::Sequential
-                || calls % TINY_CALL_SAMPLING == 0
+                || calls.is_multiple_of(TINY_CALL_SAMPLING)
                 || load_f64(&state.predicted_ns_per_item) > TINY_CALL_NS;
             return Resolved::Ready { plan, time };
         }
@@ -150,20 +150,19 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
     /// Decides for `remaining` items from `profile` and records the decision.
     fn decide(&self, class: usize, profile: &Profile, remaining: usize) -> Plan {
         let pinned = self.constraints();
-        let decision = if pinned.kind.is_none()
-            && profile.item_ns * remaining as f64 <= policy::MIN_GAIN_NS
-        {
-            // Too little work for any parallel plan to pay: no need to measure the
-            // machine (which would cost more than this whole call).
-            Decision {
-                plan: Plan::Sequential,
-                predicted_ns: profile.item_ns * remaining as f64,
-                sequential_ns: profile.item_ns * remaining as f64,
-            }
-        } else {
-            let threads = pinned.workers.unwrap_or_else(rayon::current_num_threads);
-            policy::decide(profile, remaining, &machine::current(threads), &pinned)
-        };
+        let decision =
+            if pinned.kind.is_none() && profile.item_ns * remaining as f64 <= policy::MIN_GAIN_NS {
+                // Too little work for any parallel plan to pay: no need to measure the
+                // machine (which would cost more than this whole call).
+                Decision {
+                    plan: Plan::Sequential,
+                    predicted_ns: profile.item_ns * remaining as f64,
+                    sequential_ns: profile.item_ns * remaining as f64,
+                }
+            } else {
+                let threads = pinned.workers.unwrap_or_else(rayon::current_num_threads);
+                policy::decide(profile, remaining, &machine::current(threads), &pinned)
+            };
         self.record(class, profile, remaining, &decision);
         decision.plan
     }
@@ -174,10 +173,13 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let per_item = decision.predicted_ns / remaining.max(1) as f64;
         store_f64(&state.predicted_ns_per_item, per_item);
         store_f64(&state.predicted_speedup, decision.speedup());
+        state.generation.store(
+            self.entry.generation.load(Ordering::Acquire),
+            Ordering::Relaxed,
+        );
         state
-            .generation
-            .store(self.entry.generation.load(Ordering::Acquire), Ordering::Relaxed);
-        state.plan.store(site::pack(decision.plan), Ordering::Release);
+            .plan
+            .store(site::pack(decision.plan), Ordering::Release);
         if config().log && previous != Some(decision.plan) {
             eprintln!(
                 "{}",
@@ -384,12 +386,15 @@ where
             let take = profiler.next_batch_len().min(rest.len());
             let (batch, tail) = rest.split_at(take);
             rest = tail;
-            acc = profiler.time(|| {
-                let folded = batch
-                    .into_iter()
-                    .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
-                (take, folded)
-            }).map_err(|error| self.work.outcome.record_error(0, error)).ok()?;
+            acc = profiler
+                .time(|| {
+                    let folded = batch
+                        .into_iter()
+                        .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
+                    (take, folded)
+                })
+                .map_err(|error| self.work.outcome.record_error(0, error))
+                .ok()?;
         }
         let profile = profiler.finish().unwrap_or(Profile {
             item_ns: 0.0,
@@ -412,13 +417,16 @@ where
         while !exhausted && !profiler.done(None) {
             let want = profiler.next_batch_len();
             let before = iter.taken();
-            acc = profiler.time(|| {
-                let folded = iter
-                    .by_ref()
-                    .take(want)
-                    .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
-                (iter.taken() - before, folded)
-            }).map_err(|error| self.work.outcome.record_error(0, error)).ok()?;
+            acc = profiler
+                .time(|| {
+                    let folded = iter
+                        .by_ref()
+                        .take(want)
+                        .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
+                    (iter.taken() - before, folded)
+                })
+                .map_err(|error| self.work.outcome.record_error(0, error))
+                .ok()?;
             exhausted = iter.taken() - before < want;
         }
         let profile = profiler.finish()?;

@@ -135,7 +135,12 @@ mod tests {
 
     #[test]
     fn malformed_values_warn_once_each_and_fall_back() {
-        for (value, expected) in [("-3", 256), ("banana", 256), ("0", 256), ("99999999999", 4096)] {
+        for (value, expected) in [
+            ("-3", 256),
+            ("banana", 256),
+            ("0", 256),
+            ("99999999999", 4096),
+        ] {
             let (config, warnings) = parse_with(&[
                 ("AUTOPAR", "banana"),
                 ("AUTOPAR_LOG", "yes please"),

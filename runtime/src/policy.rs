@@ -105,7 +105,7 @@ impl fmt::Display for Plan {
         match *self {
             Plan::Sequential => f.write_str("sequential"),
             Plan::Cpu { threads, chunk } => write!(f, "rayon, chunk {chunk}, {threads} threads"),
-            Plan::Io { workers, chunk } if chunk == 1 => write!(f, "io pool, {workers} workers"),
+            Plan::Io { workers, chunk: 1 } => write!(f, "io pool, {workers} workers"),
             Plan::Io { workers, chunk } => write!(f, "io pool, {workers} workers, chunk {chunk}"),
         }
     }
@@ -342,9 +342,21 @@ mod tests {
         let table: &[(&str, Profile, usize, Machine, PlanKind)] = &[
             ("tiny n, cheap", cpu(5.0), 10, m2, PlanKind::Sequential),
             ("1000 × 5 ns", cpu(5.0), 1_000, m2, PlanKind::Sequential),
-            ("20k × 5 ns (0.1 ms)", cpu(5.0), 20_000, m2, PlanKind::Sequential),
+            (
+                "20k × 5 ns (0.1 ms)",
+                cpu(5.0),
+                20_000,
+                m2,
+                PlanKind::Sequential,
+            ),
             ("1M × 5 ns (5 ms)", cpu(5.0), 1_000_000, m2, PlanKind::Cpu),
-            ("10M × 5 ns (50 ms)", cpu(5.0), 10_000_000, m2, PlanKind::Cpu),
+            (
+                "10M × 5 ns (50 ms)",
+                cpu(5.0),
+                10_000_000,
+                m2,
+                PlanKind::Cpu,
+            ),
             ("10 × 1 µs", cpu(1_000.0), 10, m2, PlanKind::Sequential),
             ("100 × 1 µs", cpu(1_000.0), 100, m2, PlanKind::Sequential),
             ("1000 × 1 µs (1 ms)", cpu(1_000.0), 1_000, m2, PlanKind::Cpu),
@@ -355,7 +367,13 @@ mod tests {
             ("1000 × 100 µs sleep", sleepy(1e5), 1_000, m2, PlanKind::Io),
             ("3 × 10 µs sleep", sleepy(1e4), 3, m2, PlanKind::Sequential),
             ("mixed half cpu", mixed, 1_000, m2, PlanKind::Io),
-            ("16 cores, 1000 × 1 µs", cpu(1_000.0), 1_000, m16, PlanKind::Cpu),
+            (
+                "16 cores, 1000 × 1 µs",
+                cpu(1_000.0),
+                1_000,
+                m16,
+                PlanKind::Cpu,
+            ),
         ];
         for (name, profile, n, machine, want) in table {
             let got = decide(profile, *n, machine, &auto());
@@ -387,12 +405,18 @@ mod tests {
         };
         assert_eq!(threads, 2);
         let task_ns = chunk as f64 * 10.0;
-        assert!((0.8 * CPU_TASK_TARGET_NS..=CPU_TASK_TARGET_NS).contains(&task_ns), "{chunk}");
+        assert!(
+            (0.8 * CPU_TASK_TARGET_NS..=CPU_TASK_TARGET_NS).contains(&task_ns),
+            "{chunk}"
+        );
         // ...but never so few tasks that a thread idles: ≥ 4 per thread.
         let Plan::Cpu { chunk, .. } = decide(&cpu(1e6), 100, &m, &auto()).plan else {
             panic!("expected a CPU plan");
         };
-        assert!(100usize.div_ceil(chunk) >= 2 * CPU_TASKS_PER_THREAD, "chunk {chunk}");
+        assert!(
+            100usize.div_ceil(chunk) >= 2 * CPU_TASKS_PER_THREAD,
+            "chunk {chunk}"
+        );
     }
 
     #[test]

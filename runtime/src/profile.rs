@@ -109,10 +109,7 @@ fn summarise(batches: &[(usize, u64)], cpu_fraction: f64) -> Profile {
     let items: usize = steady.iter().map(|(n, _)| n).sum();
     let ns: u64 = steady.iter().map(|(_, ns)| ns).sum();
     let item_ns = ns as f64 / items.max(1) as f64;
-    let per_item: Vec<f64> = steady
-        .iter()
-        .map(|&(n, ns)| ns as f64 / n as f64)
-        .collect();
+    let per_item: Vec<f64> = steady.iter().map(|&(n, ns)| ns as f64 / n as f64).collect();
     let spread = if per_item.len() >= 2 && item_ns > 0.0 {
         let mean = per_item.iter().sum::<f64>() / per_item.len() as f64;
         let var = per_item.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / per_item.len() as f64;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::Ordering;
 
+use crate::exec::io_pool::IoPool;
 use crate::policy::{Decision, Plan, Profile};
 use crate::site::{self, CLASSES, Entry, UNKNOWN_LEN_CLASS, load_f64};
 
@@ -24,6 +25,8 @@ use crate::site::{self, CLASSES, Entry, UNKNOWN_LEN_CLASS, load_f64};
 pub struct Report {
     /// One entry per loop (and loop-body type, for loops in generic functions).
     pub sites: Vec<SiteReport>,
+    /// Live threads of the I/O pool (idle ones retire after a few seconds).
+    pub io_pool_threads: usize,
 }
 
 /// What one loop has run and decided.
@@ -75,7 +78,10 @@ pub fn report() -> Report {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let sites = entries.into_iter().map(site_report).collect();
-    Report { sites }
+    Report {
+        sites,
+        io_pool_threads: IoPool::global().threads(),
+    }
 }
 
 fn site_report(entry: &'static Entry) -> SiteReport {
@@ -100,8 +106,12 @@ fn site_report(entry: &'static Entry) -> SiteReport {
                 items: state.items.load(Ordering::Relaxed),
                 plan,
                 predicted_speedup: (predicted > 0.0).then_some(predicted),
-                observed_speedup: match profile {
-                    Some(p) if observed > 0.0 && p.item_ns > 0.0 => Some(p.item_ns / observed),
+                // Sequential plans have nothing to compare: their speedup is 1 by
+                // definition, and the ratio would only measure profiling noise.
+                observed_speedup: match (profile, plan) {
+                    (Some(p), Some(plan)) if plan != Plan::Sequential && observed > 0.0 => {
+                        Some(p.item_ns / observed)
+                    }
                     _ => None,
                 },
             })
@@ -124,10 +134,12 @@ fn site_report(entry: &'static Entry) -> SiteReport {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rows = vec![[
-            "loop", "size", "calls", "per item", "cpu", "spread", "plan", "est.", "seen",
-        ]
-        .map(String::from)];
+        let mut rows = vec![
+            [
+                "loop", "size", "calls", "per item", "cpu", "spread", "plan", "est.", "seen",
+            ]
+            .map(String::from),
+        ];
         for site in &self.sites {
             let name = match &site.label {
                 Some(label) => format!("{} ({label})", site.location),
@@ -157,7 +169,12 @@ impl fmt::Display for Report {
             }
         }
         let widths: Vec<usize> = (0..rows[0].len())
-            .map(|col| rows.iter().map(|r| r[col].chars().count()).max().unwrap_or(0))
+            .map(|col| {
+                rows.iter()
+                    .map(|r| r[col].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         for row in &rows {
             let mut line = String::new();
@@ -174,7 +191,12 @@ impl fmt::Display for Report {
             }
             writeln!(f, "{}", line.trim_end())?;
         }
-        Ok(())
+        writeln!(
+            f,
+            "cpu pool: {} threads; io pool: {} threads",
+            rayon::current_num_threads(),
+            self.io_pool_threads
+        )
     }
 }
 

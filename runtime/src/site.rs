@@ -102,10 +102,10 @@ impl Site {
         // Fast path: the first entry, compared by address (type_name returns the same
         // static string every time within one codegen unit).
         // SAFETY: entries are leaked boxes published with Release and never freed.
-        if let Some(first) = unsafe { head.as_ref() } {
-            if ptr::eq(first.key, key) {
-                return first;
-            }
+        if let Some(first) = unsafe { head.as_ref() }
+            && ptr::eq(first.key, key)
+        {
+            return first;
         }
         self.entry_slow(key)
     }
@@ -124,7 +124,9 @@ impl Site {
                 }
                 cursor = entry.next;
             }
-            let mut new = fresh.take().unwrap_or_else(|| Box::new(Entry::new(self, key)));
+            let mut new = fresh
+                .take()
+                .unwrap_or_else(|| Box::new(Entry::new(self, key)));
             new.next = head;
             let raw = Box::into_raw(new);
             match self
@@ -134,7 +136,10 @@ impl Site {
                 Ok(_) => {
                     // SAFETY: `raw` was just published and is never freed.
                     let entry: &'static Entry = unsafe { &*raw };
-                    registry().lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+                    registry()
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(entry);
                     return entry;
                 }
                 // Another thread added an entry first: take ours back and look again

@@ -93,15 +93,24 @@ fn every_item_runs_exactly_once() {
     for plan in all_plans() {
         let seen = Mutex::new(vec![0u8; 5000]);
         plan.for_each(0..5000usize, |i| seen.lock().unwrap()[i] += 1);
-        assert!(seen.into_inner().unwrap().iter().all(|&n| n == 1), "{plan:?}");
+        assert!(
+            seen.into_inner().unwrap().iter().all(|&n| n == 1),
+            "{plan:?}"
+        );
     }
 }
 
 #[test]
 fn extreme_ranges() {
     for plan in all_plans() {
-        assert_eq!(plan.map(u64::MAX - 2..=u64::MAX, |x| x), [u64::MAX - 2, u64::MAX - 1, u64::MAX]);
-        assert_eq!(plan.map(i64::MIN..i64::MIN + 2, |x| x), [i64::MIN, i64::MIN + 1]);
+        assert_eq!(
+            plan.map(u64::MAX - 2..=u64::MAX, |x| x),
+            [u64::MAX - 2, u64::MAX - 1, u64::MAX]
+        );
+        assert_eq!(
+            plan.map(i64::MIN..i64::MIN + 2, |x| x),
+            [i64::MIN, i64::MIN + 1]
+        );
         assert!(plan.map(5u64..5, |x| x).is_empty());
         #[allow(clippy::reversed_empty_ranges)]
         let empty = plan.map(5i64..=4, |x| x);

@@ -28,7 +28,11 @@ fn a_panic_reaches_the_caller_with_its_payload_and_the_site_still_works() {
                 })
             }))
             .expect_err("the panic must propagate");
-            assert_eq!(payload.downcast_ref::<String>().unwrap(), "item 517 failed", "{plan:?}");
+            assert_eq!(
+                payload.downcast_ref::<String>().unwrap(),
+                "item 517 failed",
+                "{plan:?}"
+            );
             // The same site runs normally afterwards.
             assert_eq!(plan.map(0..100usize, |i| i).len(), 100);
         }
@@ -43,18 +47,28 @@ fn fail_fast_stops_handing_out_items() {
         let result = plan.try_for_each(0..N, |i| {
             ran.fetch_add(1, Ordering::Relaxed);
             spin_for(Duration::from_micros(5));
-            if i == 3 { Err(format!("item {i}")) } else { Ok(()) }
+            if i == 3 {
+                Err(format!("item {i}"))
+            } else {
+                Ok(())
+            }
         });
         assert_eq!(result, Err("item 3".to_string()), "{plan:?}");
         let ran = ran.into_inner();
-        assert!(ran < N / 10, "{plan:?} ran {ran} of {N} items after the failure");
+        assert!(
+            ran < N / 10,
+            "{plan:?} ran {ran} of {N} items after the failure"
+        );
     }
 }
 
 #[test]
 fn the_earliest_error_wins_when_several_fail() {
     for plan in plans() {
-        let r = plan.try_for_each(&[1, 2, -3, 4, -5, 6], |&x| if x < 0 { Err(x) } else { Ok(()) });
+        let r = plan.try_for_each(
+            &[1, 2, -3, 4, -5, 6],
+            |&x| if x < 0 { Err(x) } else { Ok(()) },
+        );
         // Any error the sequential loop could have produced is acceptable; on one
         // chunk the earliest is found.
         assert!(matches!(r, Err(-3) | Err(-5)), "{plan:?}: {r:?}");

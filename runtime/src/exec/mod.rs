@@ -110,7 +110,10 @@ impl<E> Outcome<E> {
     pub(crate) fn record_error(&self, position: u64, error: E) {
         self.failed.store(true, Ordering::Relaxed);
         let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_none_or(|(earliest, _)| position < *earliest) {
+        if slot
+            .as_ref()
+            .is_none_or(|(earliest, _)| position < *earliest)
+        {
             *slot = Some((position, error));
         }
     }

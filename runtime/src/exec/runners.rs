@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use rayon::iter::plumbing::Producer;
 
 use super::Work;
-use crate::input::Span;
 use super::io_pool::IoPool;
+use crate::input::Span;
 
 /// Where runners get their next batch.
 pub(crate) trait Batches: Sync {
