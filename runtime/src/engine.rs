@@ -119,17 +119,16 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
     }
 
-    fn resolve(&self, class: usize) -> Resolved {
+    fn resolve(&self, class: usize, len: Option<usize>) -> Resolved {
         let state = &self.entry.classes[class];
         let calls = state.calls.load(Ordering::Relaxed);
         bump(&state.calls, 1);
-        if config().force_sequential {
-            return Resolved::Ready {
-                plan: Plan::Sequential,
-                time: false,
-            };
-        }
-        if let Some(plan) = self.pinned_plan() {
+        let pinned = if config().force_sequential {
+            Some(Plan::Sequential)
+        } else {
+            self.pinned_plan()
+        };
+        if let Some(plan) = pinned {
             if state.plan.load(Ordering::Relaxed) == 0 {
                 state.plan.store(site::pack(plan), Ordering::Relaxed);
             }
@@ -139,9 +138,11 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let current = state.generation.load(Ordering::Relaxed)
             == self.entry.generation.load(Ordering::Acquire);
         if let (Some(plan), true) = (site::unpack(word), current) {
+            let predicted_call_ns =
+                load_f64(&state.predicted_ns_per_item) * len.unwrap_or(usize::MAX) as f64;
             let time = plan != Plan::Sequential
                 || calls.is_multiple_of(TINY_CALL_SAMPLING)
-                || load_f64(&state.predicted_ns_per_item) > TINY_CALL_NS;
+                || predicted_call_ns > TINY_CALL_NS;
             return Resolved::Ready { plan, time };
         }
         Resolved::Profile
@@ -242,7 +243,7 @@ where
         let len = producer.len();
         let class = site::size_class(Some(len));
         bump(&self.entry.classes[class].items, len as u64);
-        match self.resolve(class) {
+        match self.resolve(class, Some(len)) {
             Resolved::Ready { plan, time: false } => self.run_indexed(plan, producer, 0),
             Resolved::Ready { plan, time: true } => {
                 let started = Instant::now();
@@ -280,7 +281,7 @@ where
             _ => None,
         };
         let class = site::size_class(exact);
-        let result = match self.resolve(class) {
+        let result = match self.resolve(class, exact) {
             Resolved::Ready { plan, time } => {
                 let started = time.then(Instant::now);
                 let mut counted = Counted::new(iter);

@@ -1,0 +1,63 @@
+//! Warm calls notice when the workload drifts and the site decides again.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use autopar::Parallel;
+use autopar::policy::Plan;
+use autopar_tests::{site, spin_for};
+
+#[test]
+fn a_site_whose_items_become_expensive_goes_parallel() {
+    let cost_us = AtomicU64::new(0);
+    let run = || {
+        Parallel::auto()
+            .label("drifting")
+            .for_each(0..200usize, |_| {
+                spin_for(Duration::from_micros(cost_us.load(Ordering::Relaxed)))
+            })
+    };
+    // Cheap items: sequential, and the site learns a baseline.
+    for _ in 0..40 {
+        run();
+    }
+    assert_eq!(site("drifting").classes[0].plan, Some(Plan::Sequential));
+    // The same loop now costs ~4 ms per call: within a bounded number of calls the site
+    // re-profiles and moves to a parallel plan.
+    cost_us.store(20, Ordering::Relaxed);
+    let mut calls = 0;
+    while site("drifting").classes[0].plan == Some(Plan::Sequential) {
+        run();
+        calls += 1;
+        assert!(
+            calls < 200,
+            "no re-tune after {calls} calls: {:?}",
+            site("drifting")
+        );
+    }
+    let report = site("drifting");
+    assert_eq!(report.retunes, 1, "{report:?}");
+    assert!(
+        matches!(report.classes[0].plan, Some(Plan::Cpu { .. })),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn a_new_size_class_decides_from_what_the_site_learned() {
+    let run = |n: usize| {
+        Parallel::auto()
+            .label("two sizes")
+            .for_each(0..n, |_| spin_for(Duration::from_micros(50)))
+    };
+    run(64);
+    run(1000);
+    let report = site("two sizes");
+    assert_eq!(report.classes.len(), 2);
+    // Both classes decided, from one profile.
+    assert!(
+        report.classes.iter().all(|c| c.plan.is_some()),
+        "{report:?}"
+    );
+    assert_eq!(report.retunes, 0);
+}
