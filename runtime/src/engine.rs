@@ -27,7 +27,7 @@ const DRIFT_STRIKES: u32 = 3;
 /// Sequential calls predicted shorter than this are timed only one call in
 /// [`TINY_CALL_SAMPLING`]: two clock reads would be a visible share of them.
 const TINY_CALL_NS: f64 = 20_000.0;
-const TINY_CALL_SAMPLING: u64 = 16;
+const TINY_CALL_SAMPLING: u64 = 64;
 /// Unknown-length inputs are assumed to hold at least this many times the items that
 /// profiling saw.
 const UNKNOWN_LEN_FACTOR: usize = 8;
@@ -142,7 +142,9 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
                 load_f64(&state.predicted_ns_per_item) * len.unwrap_or(usize::MAX) as f64;
             let time = plan != Plan::Sequential
                 || calls.is_multiple_of(TINY_CALL_SAMPLING)
-                || predicted_call_ns > TINY_CALL_NS;
+                || predicted_call_ns > TINY_CALL_NS
+                // A call that looked off: confirm (or clear) it on the next ones.
+                || state.drift_strikes.load(Ordering::Relaxed) > 0;
             return Resolved::Ready { plan, time };
         }
         Resolved::Profile

@@ -11,6 +11,7 @@
 //! report. Entries live for the whole process (they are leaked on purpose: there is one
 //! per loop and body type, a bounded number).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
 use std::ptr;
@@ -74,13 +75,31 @@ impl Site {
     }
 
     /// The site of a manual-API call, found by its caller location.
+    #[inline]
     pub(crate) fn for_location(location: &'static Location<'static>) -> &'static Site {
-        static SITES: OnceLock<RwLock<HashMap<usize, &'static Site>>> = OnceLock::new();
-        let sites = SITES.get_or_init(Default::default);
         // A `Location` is a static emitted once per call site, so its address is a
         // cheap, stable key (equal locations at different addresses only cost a
         // duplicate site).
         let key = location as *const Location<'static> as usize;
+        // A small per-thread direct-mapped cache in front of the shared map: a warm
+        // call finds its site in a few ns instead of taking a lock and hashing.
+        let slot = (key >> 3) % RECENT_SITES;
+        let hit = RECENT.with(|recent| {
+            let (k, site) = recent[slot].get();
+            (k == key).then_some(site)
+        });
+        if let Some(Some(site)) = hit {
+            return site;
+        }
+        let site = Site::for_location_slow(location, key);
+        RECENT.with(|recent| recent[slot].set((key, Some(site))));
+        site
+    }
+
+    #[cold]
+    fn for_location_slow(location: &'static Location<'static>, key: usize) -> &'static Site {
+        static SITES: OnceLock<RwLock<HashMap<usize, &'static Site>>> = OnceLock::new();
+        let sites = SITES.get_or_init(Default::default);
         if let Some(site) = sites.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return site;
         }
@@ -159,6 +178,14 @@ impl Site {
     pub(crate) fn label(&self) -> Option<&'static str> {
         self.label
     }
+}
+
+const RECENT_SITES: usize = 32;
+
+thread_local! {
+    /// (location address, site) of recently used manual-API sites, per thread.
+    static RECENT: [Cell<(usize, Option<&'static Site>)>; RECENT_SITES] =
+        const { [const { Cell::new((0, None)) }; RECENT_SITES] };
 }
 
 /// Every entry ever created, for the report.
