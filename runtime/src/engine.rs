@@ -143,7 +143,9 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             let time = plan != Plan::Sequential
                 || calls.is_multiple_of(TINY_CALL_SAMPLING)
                 || predicted_call_ns > TINY_CALL_NS
-                // A call that looked off: confirm (or clear) it on the next ones.
+                // The first warm call sets the baseline; a call that looked off is
+                // confirmed (or cleared) by the next ones.
+                || state.timed_calls.load(Ordering::Relaxed) == 0
                 || state.drift_strikes.load(Ordering::Relaxed) > 0;
             return Resolved::Ready { plan, time };
         }
