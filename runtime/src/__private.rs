@@ -87,3 +87,4 @@ pub fn indexed_mut<T: Send>(
 ) -> impl IntoParallelInput<Item = (usize, &mut T)> {
     IndexedMut::new(slice, range)
 }
+pub use crate::reduce;

@@ -60,3 +60,5 @@ pub use report::{ClassReport, Report, SiteReport, report};
 
 #[doc(hidden)]
 pub mod __private;
+#[doc(hidden)]
+pub mod reduce;

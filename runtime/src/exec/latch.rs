@@ -85,6 +85,18 @@ impl Latch {
                 }
             }
         }
+        #[cfg(not(loom))]
+        if rayon::current_thread_index().is_some() {
+            // A rayon worker must not block here: a runner may have nested a CPU loop and be
+            // waiting for rayon's workers, and if all of them sat in this wait, nobody would
+            // run its job. So keep running rayon jobs while waiting.
+            while !self.drained() {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::sleep(std::time::Duration::from_micros(20));
+                }
+            }
+            return;
+        }
         let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         while !self.drained() {
             guard = self
