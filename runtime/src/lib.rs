@@ -55,6 +55,7 @@ mod site;
 mod sync;
 
 pub use api::{Mode, Parallel};
+pub use autopar_macros::parallel;
 pub use input::{IntoParallelInput, Iter, ParallelInput, iter};
 pub use report::{ClassReport, Report, SiteReport, report};
 
