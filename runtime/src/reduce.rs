@@ -470,7 +470,10 @@ mod tests {
         prod.apply(&mut y, p);
         assert_eq!(y, 6);
         let (or, and, xor) = (w.bit_or(), w.bit_and(), w.bit_xor());
-        assert_eq!((or.identity(), and.identity(), xor.identity()), (0, u32::MAX, 0));
+        assert_eq!(
+            (or.identity(), and.identity(), xor.identity()),
+            (0, u32::MAX, 0)
+        );
         let mut b = 0b1100;
         or.apply(&mut b, 0b0001);
         and.apply(&mut b, 0b0111);

@@ -70,7 +70,13 @@ fn inputs() -> impl Strategy<Value = Vec<String>> {
         .prop_map(|(nums, bad)| {
             let mut v: Vec<String> = nums
                 .iter()
-                .map(|n| if n % 10 == 0 { String::new() } else { n.to_string() })
+                .map(|n| {
+                    if n % 10 == 0 {
+                        String::new()
+                    } else {
+                        n.to_string()
+                    }
+                })
                 .collect();
             if let Some((at, kind)) = bad
                 && !v.is_empty()
@@ -102,7 +108,13 @@ proptest! {
 #[test]
 fn several_failures_return_one_of_them() {
     let v: Vec<String> = (0..1000)
-        .map(|i| if i % 100 == 7 { format!("-{i}") } else { i.to_string() })
+        .map(|i| {
+            if i % 100 == 7 {
+                format!("-{i}")
+            } else {
+                i.to_string()
+            }
+        })
         .collect();
     match parse_cpu(&v) {
         Err(AppError::Negative(x)) => assert_eq!(x % 100, -7),
@@ -173,7 +185,12 @@ fn labelled(rows: &[Vec<u32>]) -> (u32, u32) {
 
 #[test]
 fn labelled_continue_ends_the_iteration() {
-    let rows = vec![vec![1, 2, 3], vec![4, 0, 5], vec![1, 1, 1, 1, 1, 1, 1], vec![]];
+    let rows = vec![
+        vec![1, 2, 3],
+        vec![4, 0, 5],
+        vec![1, 1, 1, 1, 1, 1, 1],
+        vec![],
+    ];
     // Row 1 stops at its 0 (counting 4 first), row 2 breaks after 4 cells.
     assert_eq!(labelled(&rows), (3, 6 + 4 + 4));
 }

@@ -220,7 +220,10 @@ proptest! {
 
 #[test]
 fn async_fn_error() {
-    assert_eq!(block_on(async_sum(&[1, u32::MAX, 2])), Err("too big".to_string()));
+    assert_eq!(
+        block_on(async_sum(&[1, u32::MAX, 2])),
+        Err("too big".to_string())
+    );
 }
 
 /// Out-of-bounds indexed writes panic like the sequential loop.

@@ -1,0 +1,448 @@
+//! The driver: what the attribute sits on, which loops it rewrites, and
+//! what comes out.
+//!
+//! * On a fn: the loops marked `#[parallel(..)]` anywhere in the body (not
+//!   in nested items, which expand on their own) are rewritten, outermost
+//!   first, each with the fn's options overlaid by its own. If no loop is
+//!   marked, the `for` loops that are direct statements of the body are.
+//! * On anything else: a spanned error. A `for` loop whose fn is not
+//!   annotated lands here too (rustc runs the macro as error recovery after
+//!   rejecting the attribute), and gets an error saying what to do.
+//!
+//! With errors, the output is the original fn without our attributes, next
+//! to the errors: no cascade of follow-up errors, and IDEs keep working.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Expr, ExprForLoop, ItemFn, Stmt};
+
+use crate::args::Args;
+use crate::ctxt::{Ctxt, help};
+use crate::expand::{LoopParts, Propagate, expand_loop};
+use crate::lint::{Warning, line_of};
+use crate::scan::{Env, RetMode, scan};
+use crate::syntax::{expr_attrs_mut, is_parallel_attr, take_parallel_attr};
+use crate::translate::{Plan, translate};
+
+/// Entry point of `#[parallel(..)]`.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let args = Args::parse(attr, &cx);
+    match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(f) => expand_fn(f, &args, cx),
+        Err(_) => not_a_fn(item, cx),
+    }
+}
+
+/// Rewrites the loops of `f`.
+fn expand_fn(f: ItemFn, args: &Args, cx: Ctxt) -> TokenStream {
+    let mut original = f.clone();
+    Stripper.visit_block_mut(&mut original.block);
+
+    if let Some(constness) = &f.sig.constness {
+        cx.error(
+            constness.span,
+            help(
+                "`#[parallel]` can't be used on a `const fn`: its loops run on threads at run time",
+                "remove `const`, or remove `#[parallel]`",
+            ),
+        );
+    }
+    let mut f = f;
+    let mut finder = Finder { cx: &cx, marked: 0 };
+    finder.visit_block_mut(&mut f.block);
+    let mut warnings = Vec::new();
+    if finder.marked == 0 {
+        let mut direct = 0;
+        for stmt in &mut f.block.stmts {
+            if let Stmt::Expr(Expr::ForLoop(for_loop), _) = stmt {
+                let span = for_loop.for_token.span;
+                for_loop
+                    .attrs
+                    .push(syn::parse_quote_spanned!(span=> #[parallel]));
+                direct += 1;
+            }
+        }
+        if direct == 0 {
+            let name = &f.sig.ident;
+            warnings.push(Warning {
+                span: name.span(),
+                name: "no_parallel_loop",
+                note: help(
+                    format!(
+                        "`#[parallel]` on `fn {name}` found no `for` loop to run in parallel: none is marked `#[parallel]` and none is a direct statement of the body"
+                    ),
+                    "mark the loops to run in parallel with `#[parallel]`, or remove the attribute",
+                ),
+            });
+        }
+    }
+
+    let ret = ret_mode(&f.sig);
+    let mut rewriter = Rewriter {
+        cx: &cx,
+        fn_args: args,
+        ret,
+        closure_depth: 0,
+        in_parallel: false,
+    };
+    rewriter.visit_block_mut(&mut f.block);
+
+    match cx.check() {
+        Ok(()) => {
+            for warning in warnings.iter().rev() {
+                if let Ok(stmt) = syn::parse2::<Stmt>(warning.to_tokens()) {
+                    f.block.stmts.insert(0, stmt);
+                }
+            }
+            f.into_token_stream()
+        }
+        Err(err) => {
+            let errors = err.to_compile_error();
+            quote!(#original #errors)
+        }
+    }
+}
+
+/// The attribute is not on a fn: say where it belongs.
+fn not_a_fn(item: TokenStream, cx: Ctxt) -> TokenStream {
+    let at = Span::call_site();
+    if let Ok(mut expr) = syn::parse2::<Expr>(item.clone()) {
+        let msg = match &expr {
+            Expr::ForLoop(_) => help(
+                "`#[parallel]` on a `for` loop needs `#[parallel]` on the enclosing fn too",
+                "stable Rust runs attribute macros on items only: write `#[parallel] fn ..` and the fn's attribute rewrites the loops marked inside it",
+            ),
+            Expr::While(_) | Expr::Loop(_) => loop_kind_msg(&expr),
+            _ => not_here_msg("an expression"),
+        };
+        cx.error(at, msg);
+        Stripper.visit_expr_mut(&mut expr);
+        let errors = cx.check().err().map(|e| e.to_compile_error());
+        return quote!({ #errors #expr });
+    }
+    let what = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Verbatim(_)) | Err(_) => {
+            match syn::parse2::<syn::TraitItemFn>(item.clone()) {
+                Ok(_) => "a fn without a body",
+                Err(_) => match syn::parse2::<Stmt>(item.clone()) {
+                    Ok(Stmt::Local(_)) => "a `let` statement",
+                    Ok(_) => "a statement",
+                    Err(_) => "this",
+                },
+            }
+        }
+        Ok(other) => item_kind(&other),
+    };
+    cx.error(at, not_here_msg(what));
+    let errors = cx.check().err().map(|e| e.to_compile_error());
+    quote!(#errors #item)
+}
+
+fn not_here_msg(what: &str) -> String {
+    help(
+        format!("`#[parallel]` can't be used on {what}"),
+        "put it on a fn with a body (free fn, method, generic or async fn) to run its `for` loops in parallel, or on a `for` loop inside such a fn",
+    )
+}
+
+fn loop_kind_msg(expr: &Expr) -> String {
+    let why = if matches!(expr, Expr::While(_)) {
+        "a `while` loop's condition depends on the previous iteration"
+    } else {
+        "a `loop` runs until it breaks, so its iterations can't be handed out"
+    };
+    help(
+        format!("`#[parallel]` works on `for` loops only: {why}"),
+        "rewrite it as a `for` loop over an iterator or a range",
+    )
+}
+
+fn item_kind(item: &syn::Item) -> &'static str {
+    match item {
+        syn::Item::Const(_) => "a const",
+        syn::Item::Enum(_) => "an enum",
+        syn::Item::ExternCrate(_) => "an `extern crate`",
+        syn::Item::ForeignMod(_) => "an `extern` block",
+        syn::Item::Impl(_) => "an impl block (put it on the methods)",
+        syn::Item::Macro(_) => "a macro",
+        syn::Item::Mod(_) => "a module",
+        syn::Item::Static(_) => "a static",
+        syn::Item::Struct(_) => "a struct",
+        syn::Item::Trait(_) => "a trait",
+        syn::Item::TraitAlias(_) => "a trait alias",
+        syn::Item::Type(_) => "a type alias",
+        syn::Item::Union(_) => "a union",
+        syn::Item::Use(_) => "a `use`",
+        _ => "this item",
+    }
+}
+
+/// The fn's return mode, decided syntactically: the last path segment of
+/// the declared type (`Option` or anything else), or none.
+fn ret_mode(sig: &syn::Signature) -> RetMode {
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        return RetMode::Unit;
+    };
+    let mut ty = &**ty;
+    loop {
+        ty = match ty {
+            syn::Type::Paren(p) => &p.elem,
+            syn::Type::Group(g) => &g.elem,
+            _ => break,
+        };
+    }
+    match ty {
+        syn::Type::Tuple(t) if t.elems.is_empty() => RetMode::Unit,
+        syn::Type::Never(_) => RetMode::Unit,
+        syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option") => {
+            RetMode::Option
+        }
+        _ => RetMode::Result,
+    }
+}
+
+/// Finds the marked loops; reports and removes the attribute where it
+/// cannot go (on `while`, `loop`, other expressions and statements).
+struct Finder<'a> {
+    cx: &'a Ctxt,
+    marked: usize,
+}
+
+impl Finder<'_> {
+    fn reject(&self, attrs: &mut Vec<syn::Attribute>, msg: impl Fn() -> String) {
+        while let Some(attr) = take_parallel_attr(attrs) {
+            self.cx.error_spanned_by(&attr, msg());
+        }
+    }
+}
+
+impl VisitMut for Finder<'_> {
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {
+        // Nested items: an attribute there expands on its own.
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::ForLoop(f) => {
+                let count = f.attrs.iter().filter(|a| is_parallel_attr(a)).count();
+                if count > 0 {
+                    self.marked += 1;
+                }
+                if count > 1 {
+                    let mut first = true;
+                    let cx = self.cx;
+                    f.attrs.retain(|a| {
+                        if !is_parallel_attr(a) {
+                            return true;
+                        }
+                        if first {
+                            first = false;
+                            return true;
+                        }
+                        cx.error_spanned_by(
+                            a,
+                            help(
+                                "duplicate `#[parallel]` on this loop",
+                                "merge the options into one attribute: `#[parallel(io, workers = 8)]`",
+                            ),
+                        );
+                        false
+                    });
+                }
+            }
+            Expr::While(_) | Expr::Loop(_) => {
+                let msg = loop_kind_msg(expr);
+                if let Some(attrs) = expr_attrs_mut(expr) {
+                    self.reject(attrs, || msg.clone());
+                }
+            }
+            _ => {
+                let what = if matches!(expr, Expr::Closure(_)) {
+                    "a closure"
+                } else {
+                    "an expression"
+                };
+                if let Some(attrs) = expr_attrs_mut(expr) {
+                    self.reject(attrs, || not_here_msg(what));
+                }
+            }
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        self.reject(&mut local.attrs, || not_here_msg("a `let` statement"));
+        visit_mut::visit_local_mut(self, local);
+    }
+
+    fn visit_stmt_macro_mut(&mut self, mac: &mut syn::StmtMacro) {
+        self.reject(&mut mac.attrs, || not_here_msg("a macro call"));
+        visit_mut::visit_stmt_macro_mut(self, mac);
+    }
+
+    fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
+        self.reject(&mut arm.attrs, || not_here_msg("a match arm"));
+        visit_mut::visit_arm_mut(self, arm);
+    }
+}
+
+/// Removes every `#[parallel]` (outside nested items): the fn emitted next
+/// to errors must not trigger rustc's "custom attributes on expressions".
+struct Stripper;
+
+impl VisitMut for Stripper {
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Some(attrs) = expr_attrs_mut(expr) {
+            attrs.retain(|a| !is_parallel_attr(a));
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        local.attrs.retain(|a| !is_parallel_attr(a));
+        visit_mut::visit_local_mut(self, local);
+    }
+
+    fn visit_stmt_macro_mut(&mut self, mac: &mut syn::StmtMacro) {
+        mac.attrs.retain(|a| !is_parallel_attr(a));
+        visit_mut::visit_stmt_macro_mut(self, mac);
+    }
+
+    fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
+        arm.attrs.retain(|a| !is_parallel_attr(a));
+        visit_mut::visit_arm_mut(self, arm);
+    }
+}
+
+/// Rewrites marked loops, outermost first.
+struct Rewriter<'a> {
+    cx: &'a Ctxt,
+    fn_args: &'a Args,
+    ret: RetMode,
+    /// Depth of user closures / async blocks around the current point.
+    closure_depth: usize,
+    /// Inside another rewritten loop's body (its fold closure).
+    in_parallel: bool,
+}
+
+impl VisitMut for Rewriter<'_> {
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::ForLoop(f) if f.attrs.iter().any(is_parallel_attr) => {
+                let for_loop = f.clone();
+                *expr = self.rewrite_loop(for_loop);
+            }
+            Expr::Closure(_) | Expr::Async(_) => {
+                self.closure_depth += 1;
+                visit_mut::visit_expr_mut(self, expr);
+                self.closure_depth -= 1;
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+}
+
+impl Rewriter<'_> {
+    fn rewrite_loop(&self, mut f: ExprForLoop) -> Expr {
+        let cx = self.cx;
+        let own = match take_parallel_attr(&mut f.attrs) {
+            Some(attr) => match &attr.meta {
+                syn::Meta::Path(_) => Args::default(),
+                syn::Meta::List(list) => Args::parse(list.tokens.clone(), cx),
+                syn::Meta::NameValue(nv) => {
+                    cx.error_spanned_by(
+                        nv,
+                        help(
+                            "`#[parallel = ..]` is not a form of the attribute",
+                            "write `#[parallel]` or `#[parallel(io, workers = 8)]`",
+                        ),
+                    );
+                    Args::default()
+                }
+            },
+            None => Args::default(),
+        };
+        let args = self.fn_args.merged(&own);
+        let env = Env {
+            ret: self.ret,
+            in_closure: self.closure_depth > 0,
+        };
+        let analysis = scan(&f, &args, env, cx);
+        if analysis.try_in_unit_fn {
+            // Left sequential: rustc's own error for `?` in a fn returning
+            // `()` says it best (with the fix).
+            let mut expr = Expr::ForLoop(f);
+            Stripper.visit_expr_mut(&mut expr);
+            return expr;
+        }
+
+        let plan = Plan {
+            reductions: &analysis.reductions,
+            index: analysis.index.as_ref(),
+            own_label: f.label.as_ref().map(|l| l.name.ident.to_string()),
+            ret: self.ret,
+        };
+        translate(&mut f.body, &plan);
+
+        // Loops marked inside this one, now part of its fold closure.
+        let mut inner = Rewriter {
+            cx,
+            fn_args: self.fn_args,
+            ret: self.ret,
+            closure_depth: self.closure_depth,
+            in_parallel: true,
+        };
+        inner.visit_block_mut(&mut f.body);
+
+        let propagate = if self.in_parallel || self.ret != RetMode::Option {
+            Propagate::Err
+        } else {
+            Propagate::None
+        };
+        let outer_line = line_of(f.for_token.span)
+            .map(|l| format!("the parallel loop on line {l}"))
+            .unwrap_or_else(|| "an enclosing parallel loop".to_string());
+        let warnings = analysis
+            .nested
+            .iter()
+            .map(|n| {
+                let consequence = if n.is_loop {
+                    "autopar runs it on the outer loop's threads without adding any, so it gains little"
+                } else {
+                    "starting more parallel work here oversubscribes the cores"
+                };
+                Warning {
+                    span: n.span,
+                    name: "nested_parallelism",
+                    note: help(
+                        format!(
+                            "this {} runs inside {outer_line}, whose iterations already keep every worker busy; {consequence}",
+                            n.what
+                        ),
+                        "keep one level of parallelism, or add `allow_nested` to the outer loop's `#[parallel(..)]` (or to this loop's) to silence this",
+                    ),
+                }
+            })
+            .collect();
+
+        let parts = LoopParts {
+            attrs: f.attrs,
+            for_span: f.for_token.span,
+            pat: *f.pat,
+            input: *f.expr,
+            body: f.body,
+            args,
+            scan: analysis,
+            propagate,
+            warnings,
+        };
+        let tokens = expand_loop(&parts);
+        syn::parse2(tokens.clone()).unwrap_or(Expr::Verbatim(tokens))
+    }
+}

@@ -1,0 +1,346 @@
+//! Rewrites a loop body into the body of the engine's `fold` closure.
+//!
+//! The closure receives the partials of the reduction variables under the
+//! variables' own names (`|(mut total, mut v), x| { .. }`), so most
+//! reductions need no rewriting at all: `total += x` updates the worker's
+//! partial. What changes:
+//!
+//! * `continue` (and `continue 'label` naming this loop) becomes
+//!   `return Ok((partials..))`: it ends the iteration.
+//! * `e?` becomes a `match` that returns `Err(..)` from the closure, which
+//!   the engine treats as "stop handing out iterations"; in Result mode the
+//!   error is converted with `From` right there, as `?` would.
+//! * `x -= e` becomes `x += e` (the partial collects what to subtract).
+//! * `x = x.max(e)` becomes an update of an `Option` partial.
+//! * `set.insert(e)` / `map.insert(k, v)` become pushes onto a `Vec` partial
+//!   that is replayed, in order, after the loop.
+//! * `out[i]` (indexed writes) becomes `(*slot)`, the worker's `&mut` to
+//!   this iteration's element.
+//!
+//! Every generated wrapper is spanned at the user's token it replaces, so
+//! type errors point at the user's code.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Block, Expr, Ident, Stmt};
+
+use crate::scan::{IndexTarget, Kind, Reduction, RetMode, reduction_form};
+use crate::syntax::{bare_ident, gen_span, is_parallel_attr, local_ident, macro_args};
+
+/// The name of the closure parameter holding `&mut out[i]` (mixed-site
+/// hygiene: user code cannot name it).
+pub const SLOT: &str = "__autopar_slot";
+
+/// What the translation needs to know about the loop.
+pub struct Plan<'a> {
+    /// The loop's reductions.
+    pub reductions: &'a [Reduction],
+    /// The indexed-write target, if any.
+    pub index: Option<&'a IndexTarget>,
+    /// The loop's label, without the quote.
+    pub own_label: Option<String>,
+    /// How `?` returns.
+    pub ret: RetMode,
+}
+
+/// Rewrites `body` in place for the fold closure.
+pub fn translate(body: &mut Block, plan: &Plan<'_>) {
+    let kinds = plan
+        .reductions
+        .iter()
+        .map(|r| (r.ident.to_string(), r.kind))
+        .collect();
+    let mut t = Translator {
+        plan,
+        kinds,
+        closure_depth: 0,
+        loop_depth: 0,
+        labels: Vec::new(),
+        inner_parallel_depth: 0,
+        in_macro: false,
+        changed: false,
+    };
+    t.visit_block_mut(body);
+}
+
+/// The tuple of partials, `(total, v,)`, that the closure returns.
+pub fn partials_tuple(reductions: &[Reduction], span: Span) -> TokenStream {
+    let names = reductions.iter().map(|r| &r.ident);
+    quote_spanned!(gen_span(span)=> (#(#names,)*))
+}
+
+struct Translator<'a> {
+    plan: &'a Plan<'a>,
+    kinds: BTreeMap<String, Kind>,
+    closure_depth: usize,
+    loop_depth: usize,
+    labels: Vec<String>,
+    inner_parallel_depth: usize,
+    in_macro: bool,
+    /// Something was rewritten (inside a macro call: re-emit its tokens).
+    changed: bool,
+}
+
+impl Translator<'_> {
+    fn own_flow(&self) -> bool {
+        self.closure_depth == 0 && self.inner_parallel_depth == 0
+    }
+
+    /// The reduction kind of `expr` if it is one of this loop's reductions.
+    fn reduction_kind(&self, expr: &Expr, is_stmt: bool) -> Option<Kind> {
+        if self.closure_depth > 0 || self.in_macro {
+            return None;
+        }
+        let (ident, kind, _) = reduction_form(expr, is_stmt)?;
+        (self.kinds.get(&ident.to_string()) == Some(&kind)).then_some(kind)
+    }
+
+    /// Rewrites one reduction statement (its operands first).
+    fn rewrite_reduction(&mut self, expr: &mut Expr, kind: Kind) {
+        match (kind, &mut *expr) {
+            (Kind::Sub, Expr::Binary(b)) => {
+                let span = b.op.span();
+                b.op = syn::BinOp::AddAssign(syn::Token![+=](span));
+                self.visit_expr_mut(&mut b.right);
+            }
+            (Kind::Max { x_first } | Kind::Min { x_first }, Expr::Assign(a)) => {
+                let Expr::MethodCall(call) = strip_mut(&mut a.right) else {
+                    return;
+                };
+                let operand = if x_first {
+                    call.args.first_mut()
+                } else {
+                    Some(&mut *call.receiver)
+                };
+                let Some(operand) = operand else {
+                    return;
+                };
+                self.visit_expr_mut(operand);
+                let operand = operand.clone();
+                let method = call.method.clone();
+                let Some(x) = bare_ident(&a.left).cloned() else {
+                    return;
+                };
+                let span = gen_span(a.span());
+                let m = local_ident("__autopar_m", span);
+                let v = local_ident("__autopar_v", span);
+                let combined = if x_first {
+                    quote_spanned!(span=> #m.#method(#v))
+                } else {
+                    quote_spanned!(span=> #v.#method(#m))
+                };
+                let tokens = quote_spanned! {span=>
+                    {
+                        let #v = #operand;
+                        #x = ::core::option::Option::Some(match #x {
+                            ::core::option::Option::Some(#m) => #combined,
+                            ::core::option::Option::None => #v,
+                        });
+                    }
+                };
+                replace(expr, tokens);
+                self.changed = true;
+            }
+            (Kind::InsertSet | Kind::InsertMap, Expr::MethodCall(call)) => {
+                for arg in call.args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+                call.method = Ident::new("push", call.method.span());
+                if kind == Kind::InsertMap {
+                    let args: Vec<&Expr> = call.args.iter().collect();
+                    let span = gen_span(call.args.span());
+                    let tuple: Expr = syn::parse_quote_spanned!(span=> (#(#args),*));
+                    call.args = std::iter::once(tuple).collect();
+                }
+                self.changed = true;
+            }
+            (_, Expr::Binary(b)) => self.visit_expr_mut(&mut b.right),
+            (_, Expr::MethodCall(call)) => {
+                for arg in call.args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+            }
+            (_, other) => visit_mut::visit_expr_mut(self, other),
+        }
+    }
+
+    /// `continue` ending this iteration.
+    fn is_own_continue(&self, c: &syn::ExprContinue) -> bool {
+        if !self.own_flow() {
+            return false;
+        }
+        match &c.label {
+            None => self.loop_depth == 0,
+            Some(l) => {
+                let name = l.ident.to_string();
+                !self.labels.contains(&name) && Some(&name) == self.plan.own_label.as_ref()
+            }
+        }
+    }
+
+    fn enter_loop(
+        &mut self,
+        label: Option<&syn::Label>,
+        parallel: bool,
+        f: impl FnOnce(&mut Self),
+    ) {
+        let label = label.map(|l| l.name.ident.to_string());
+        let pushed = label.is_some();
+        self.labels.extend(label);
+        self.loop_depth += 1;
+        self.inner_parallel_depth += usize::from(parallel);
+        f(self);
+        self.inner_parallel_depth -= usize::from(parallel);
+        self.loop_depth -= 1;
+        if pushed {
+            self.labels.pop();
+        }
+    }
+
+    fn is_slot_index(&self, ix: &syn::ExprIndex) -> bool {
+        let Some(target) = self.plan.index else {
+            return false;
+        };
+        bare_ident(&ix.expr) == Some(&target.array) && bare_ident(&ix.index) == Some(&target.var)
+    }
+}
+
+impl VisitMut for Translator<'_> {
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Expr(expr, Some(_)) = stmt
+            && let Some(kind) = self.reduction_kind(expr, true)
+        {
+            self.rewrite_reduction(expr, kind);
+            return;
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Some(kind) = self.reduction_kind(expr, false) {
+            self.rewrite_reduction(expr, kind);
+            return;
+        }
+        match expr {
+            Expr::Continue(c) if self.is_own_continue(c) => {
+                let span = gen_span(c.continue_token.span);
+                let partials = partials_tuple(self.plan.reductions, c.continue_token.span);
+                replace(
+                    expr,
+                    quote_spanned!(span=> return ::core::result::Result::Ok(#partials)),
+                );
+                self.changed = true;
+            }
+            Expr::Try(t) if self.own_flow() => {
+                self.visit_expr_mut(&mut t.expr);
+                let span = gen_span(t.question_token.span);
+                // `(*x)?` needs its parentheses; `match (*x)` would warn.
+                let inner = match &*t.expr {
+                    Expr::Paren(p) => &p.expr,
+                    other => other,
+                };
+                let ok = local_ident("__autopar_ok", span);
+                let err = local_ident("__autopar_err", span);
+                let tokens = match self.plan.ret {
+                    RetMode::Option => quote_spanned! {span=>
+                        match #inner {
+                            ::core::option::Option::Some(#ok) => #ok,
+                            ::core::option::Option::None => {
+                                return ::core::result::Result::Err(
+                                    ::autopar::__private::reduce::NoneResidual,
+                                );
+                            }
+                        }
+                    },
+                    // `Unit` was reported by the scan; translate as Result so
+                    // the output stays well-formed.
+                    RetMode::Result | RetMode::Unit => quote_spanned! {span=>
+                        match #inner {
+                            ::core::result::Result::Ok(#ok) => #ok,
+                            ::core::result::Result::Err(#err) => {
+                                return ::core::result::Result::Err(
+                                    ::core::convert::From::from(#err),
+                                );
+                            }
+                        }
+                    },
+                };
+                replace(expr, tokens);
+                self.changed = true;
+            }
+            Expr::Index(ix) if self.is_slot_index(ix) => {
+                let span = gen_span(ix.span());
+                let slot = local_ident(SLOT, ix.span());
+                replace(expr, quote_spanned!(span=> (*#slot)));
+                self.changed = true;
+            }
+            Expr::Closure(_) | Expr::Async(_) => {
+                self.closure_depth += 1;
+                visit_mut::visit_expr_mut(self, expr);
+                self.closure_depth -= 1;
+            }
+            Expr::Const(_) => {}
+            Expr::ForLoop(f) => {
+                self.visit_expr_mut(&mut f.expr);
+                let parallel = f.attrs.iter().any(is_parallel_attr);
+                self.enter_loop(f.label.as_ref(), parallel, |t| {
+                    t.visit_block_mut(&mut f.body);
+                });
+            }
+            Expr::While(w) => {
+                self.enter_loop(w.label.as_ref(), false, |t| {
+                    t.visit_expr_mut(&mut w.cond);
+                    t.visit_block_mut(&mut w.body);
+                });
+            }
+            Expr::Loop(l) => {
+                self.enter_loop(l.label.as_ref(), false, |t| t.visit_block_mut(&mut l.body));
+            }
+            Expr::Block(b) if b.label.is_some() => {
+                let label = b.label.as_ref().map(|l| l.name.ident.to_string());
+                self.labels.extend(label);
+                visit_mut::visit_expr_mut(self, expr);
+                self.labels.pop();
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        let Some(mut args) = macro_args(mac) else {
+            return;
+        };
+        let (was_in, was_changed) = (self.in_macro, self.changed);
+        self.in_macro = true;
+        self.changed = false;
+        for arg in args.iter_mut() {
+            self.visit_expr_mut(arg);
+        }
+        if self.changed {
+            mac.tokens = args.into_token_stream();
+        }
+        self.in_macro = was_in;
+        self.changed |= was_changed;
+    }
+}
+
+/// `expr` without parentheses or invisible groups, mutably.
+fn strip_mut(expr: &mut Expr) -> &mut Expr {
+    match expr {
+        Expr::Paren(p) => strip_mut(&mut p.expr),
+        Expr::Group(g) => strip_mut(&mut g.expr),
+        _ => expr,
+    }
+}
+
+/// Replaces `expr` with generated tokens (which always parse: they wrap
+/// expressions that did; `Verbatim` is the never-taken fallback).
+fn replace(expr: &mut Expr, tokens: TokenStream) {
+    *expr = syn::parse2(tokens.clone()).unwrap_or(Expr::Verbatim(tokens));
+}

@@ -1,0 +1,8 @@
+use autopar::parallel;
+
+trait Work {
+    #[parallel]
+    fn run(&self, v: &[u32]);
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use autopar::parallel;
+
+#[parallel]
+struct Pixels(Vec<u8>);
+
+fn main() {
+    let _ = Pixels(Vec::new());
+}
