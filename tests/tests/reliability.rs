@@ -18,7 +18,19 @@ fn plans() -> Vec<Parallel> {
 /// (every test in this file panics on purpose).
 fn quiet_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .unwrap_or("");
+            if !message.starts_with("deliberate") {
+                default(info);
+            }
+        }))
+    });
 }
 
 static CREATED: AtomicUsize = AtomicUsize::new(0);
@@ -50,7 +62,7 @@ fn outputs_made_before_a_panic_are_dropped_exactly_once() {
             let result = catch_unwind(AssertUnwindSafe(|| {
                 plan.map(0..2000usize, |i| {
                     if i == fail_at {
-                        panic!("boom at {i}");
+                        panic!("deliberate: boom at {i}");
                     }
                     Tracked::new(i)
                 })
@@ -83,7 +95,7 @@ fn many_panicking_calls_leave_the_thread_count_bounded() {
             let r = catch_unwind(AssertUnwindSafe(|| {
                 plan.for_each(0..16usize, |i| {
                     if i == call % 16 {
-                        panic!("call {call}");
+                        panic!("deliberate: call {call}");
                     }
                 })
             }));
