@@ -5,34 +5,41 @@
 
 use std::time::{Duration, Instant};
 
-use autopar::Parallel;
+use autopar::parallel;
 
 /// A few nanoseconds per item: parallelism would only slow this down.
+#[parallel(auto, label = "tiny sum")]
 fn tiny(items: &[u64]) -> u64 {
-    Parallel::auto()
-        .label("tiny sum")
-        .reduce(items, || 0, |acc, x| acc + x * x, |a, b| a + b)
+    let mut total = 0;
+    for x in items {
+        total += x * x;
+    }
+    total
 }
 
 /// ~20 µs of arithmetic per item: worth every core.
+#[parallel(auto, label = "cpu heavy")]
 fn cpu_heavy(seeds: &[u64]) -> Vec<u64> {
-    Parallel::auto().label("cpu heavy").map(seeds, |&seed| {
+    let mut out = Vec::with_capacity(seeds.len());
+    for &seed in seeds {
         let mut x = seed;
         for _ in 0..20_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(x >> 7);
         }
-        x
-    })
+        out.push(x);
+    }
+    out
 }
 
 /// 1 ms of waiting per item, like a network call: worth many workers.
+#[parallel(auto, label = "io like")]
 fn io_like(requests: &[u32]) -> Vec<u32> {
-    Parallel::auto().label("io like").map(requests, |&r| {
+    let mut responses = Vec::new();
+    for &r in requests {
         std::thread::sleep(Duration::from_millis(1));
-        r + 1
-    })
+        responses.push(r + 1);
+    }
+    responses
 }
 
 fn timed<R>(what: &str, run: impl FnOnce() -> R) -> R {

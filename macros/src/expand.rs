@@ -11,7 +11,7 @@
 //!     let __autopar_result: Result<_, Infallible> =         // `_` error type when `?` is used
 //!         parallel(&__AUTOPAR_SITE, Mode::Auto).workers(..).chunk(..)
 //!         .try_fold(
-//!             INPUT,                                         // autoref-selected input
+//!             (&InputWrap::new(EXPR)).__autopar_input(),     // autoref-selected input
 //!             move || (__autopar_w0.zero(),),                // fresh partials
 //!             |(mut total,), PAT| { BODY; return Ok((total,)); },
 //!             |(mut a0,), (b0,)| { a0 += b0; (a0,) },        // left = earlier items
@@ -122,7 +122,7 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
 
     // The input and the pattern the fold closure takes.
     let range = local_ident("__autopar_range", span);
-    let (range_let, input, pat) = match &parts.scan.index {
+    let (prelude, input, pat) = match &parts.scan.index {
         Some(target) => {
             let array = &target.array;
             let var = &target.var;
@@ -140,13 +140,18 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         None => {
             let expr = &parts.input;
             let at = gen_span(expr.span());
+            // Not wrapped in a block: temporaries of the input (`&make()`)
+            // must live until the end of the `let` statement, as they live
+            // until the end of a `for` loop (edition 2024 drops a block's
+            // tail temporaries at the end of the block).
             let input = quote_spanned! {at=>
-                {
-                    use ::autopar::__private::{ViaInput as _, ViaIter as _};
-                    (&::autopar::__private::InputWrap::new(#expr)).__autopar_input()
-                }
+                (&::autopar::__private::InputWrap::new(#expr)).__autopar_input()
             };
-            (None, input, parts.pat.to_token_stream())
+            let traits = quote_spanned! {span=>
+                #[allow(unused_imports)]
+                use ::autopar::__private::{ViaInput as _, ViaIter as _};
+            };
+            (Some(traits), input, parts.pat.to_token_stream())
         }
     };
 
@@ -231,7 +236,7 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
             static #site: ::autopar::__private::Site =
                 ::autopar::__private::Site::new(#location, #label);
             #(#witness_lets)*
-            #range_let
+            #prelude
             let #result #result_ty = ::autopar::__private::parallel(
                 &#site,
                 ::autopar::__private::Mode::#mode,

@@ -446,3 +446,84 @@ impl Rewriter<'_> {
         syn::parse2(tokens.clone()).unwrap_or(Expr::Verbatim(tokens))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proc_macro2::{Group, TokenTree};
+
+    /// Sources covering every path of the macro.
+    const SAMPLES: &[&str] = &[
+        "fn f(v: &[u64]) -> u64 { let mut t = 0; for x in v { if *x == 0 { continue; } t += x; } t }",
+        "fn f(v: &[&str]) -> Result<Vec<i64>, E> { let mut out = Vec::new(); let mut m = 0; \
+         #[parallel(io, workers = 4)] 'a: for s in v { out.push(s.parse::<i64>()?); m = m.max(s.len()); \
+         set.insert(*s); map.insert(s, 1); continue 'a; } Ok(out) }",
+        "fn f(v: &[Option<u8>]) -> Option<u8> { let mut n = 0; for x in v { n += (*x)?; } Some(n) }",
+        "fn f(src: &[f32], dst: &mut [f32]) { #[parallel(cpu)] for i in 0..dst.len() { dst[i] = src[i]; dst[i + 1] = 0.0; } }",
+        "fn f(rows: &[Vec<u8>]) { #[parallel] for r in rows { #[parallel(allow_nested)] for x in r { t += x; break; return; } \
+         r.par_iter(); rayon::join(|| 1, || 2); x = 1; s.f = 2; } #[parallel] while true {} #[parallel] let a = 1; }",
+        "async fn f(&self) { for x in self.v.iter() { g(x).await; println!(\"{t} {}\", t); } }",
+        "#[parallel] struct S;",
+        "for x in v { t += x; }",
+    ];
+
+    /// Every variant of `tokens` with one token (at any depth) removed.
+    fn deletions(tokens: &TokenStream) -> Vec<TokenStream> {
+        let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+        let mut out = Vec::new();
+        for i in 0..trees.len() {
+            let mut without = trees.clone();
+            without.remove(i);
+            out.push(without.into_iter().collect());
+            if let TokenTree::Group(g) = &trees[i] {
+                for inner in deletions(&g.stream()) {
+                    let mut with = trees.clone();
+                    with[i] = TokenTree::Group(Group::new(g.delimiter(), inner));
+                    out.push(with.into_iter().collect());
+                }
+            }
+        }
+        out
+    }
+
+    /// The macro returns tokens (possibly errors) for any input: it must
+    /// never panic. Every one-token deletion of the samples, with several
+    /// argument lists.
+    #[test]
+    fn never_panics_on_mangled_input() {
+        let attrs: Vec<TokenStream> = [
+            "",
+            "io, workers = 0",
+            "seq, chunk = 2, label = 3",
+            "x y z",
+            "=",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for sample in SAMPLES {
+            let tokens: TokenStream = sample.parse().unwrap();
+            let mut variants = deletions(&tokens);
+            variants.push(tokens);
+            for variant in &variants {
+                for attr in &attrs {
+                    let _ = expand(attr.clone(), variant.clone());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn misuse_in_a_fn_gives_errors_and_the_stripped_fn() {
+        let out = expand(
+            TokenStream::new(),
+            "fn f(v: &[u8]) { #[parallel] for x in v { break; } }"
+                .parse()
+                .unwrap(),
+        )
+        .to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("fn f"), "{out}");
+        assert!(!out.contains("# [parallel]"), "{out}");
+    }
+}

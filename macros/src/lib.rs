@@ -4,7 +4,7 @@
 //! generated code calls into `::autopar::__private`.
 //!
 //! The crate is split by job:
-//! * [`args`](crate::args): parsing `#[parallel(MODE, OPTIONS..)]`;
+//! * `args`: parsing `#[parallel(MODE, OPTIONS..)]`;
 //! * `item`: what the attribute is on, which loops it rewrites;
 //! * `scan`: analysis of a loop body (control flow, reductions, indexed
 //!   writes, nesting) and its diagnostics;

@@ -153,7 +153,8 @@ impl Translator<'_> {
                 if kind == Kind::InsertMap {
                     let args: Vec<&Expr> = call.args.iter().collect();
                     let span = gen_span(call.args.span());
-                    let tuple: Expr = syn::parse_quote_spanned!(span=> (#(#args),*));
+                    let tokens = quote_spanned!(span=> (#(#args),*));
+                    let tuple = syn::parse2(tokens.clone()).unwrap_or(Expr::Verbatim(tokens));
                     call.args = std::iter::once(tuple).collect();
                 }
                 self.changed = true;

@@ -246,6 +246,11 @@ where
     fn indexed<P: Producer<Item = T>>(self, producer: Span<P>) -> Option<A> {
         let len = producer.len();
         let class = site::size_class(Some(len));
+        if len == 0 {
+            // Nothing to run, measure or decide.
+            bump(&self.entry.classes[class].calls, 1);
+            return Some((self.work.init)());
+        }
         bump(&self.entry.classes[class].items, len as u64);
         match self.resolve(class, Some(len)) {
             Resolved::Ready { plan, time: false } => self.run_indexed(plan, producer, 0),
@@ -302,7 +307,11 @@ where
                     Some(profile) => (None, profile, false),
                     None => {
                         let (prefix, profile, exhausted) = self.profile_iter(&mut counted)?;
-                        (Some(prefix), profile, exhausted)
+                        match profile {
+                            Some(profile) => (Some(prefix), profile, exhausted),
+                            // An empty input: nothing learned, nothing to decide.
+                            None => return Some(prefix),
+                        }
                     }
                 };
                 let profiled = counted.taken();
@@ -401,6 +410,7 @@ where
                 .map_err(|error| self.work.outcome.record_error(0, error))
                 .ok()?;
         }
+        // At least one item ran: empty inputs return before profiling.
         let profile = profiler.finish().unwrap_or(Profile {
             item_ns: 0.0,
             cpu_fraction: 1.0,
@@ -410,8 +420,9 @@ where
         Some((acc, rest, profile))
     }
 
-    /// Profiles the front of an iterator; also says whether it ran out.
-    fn profile_iter<It>(&self, iter: &mut Counted<It>) -> Option<(A, Profile, bool)>
+    /// Profiles the front of an iterator; also says whether it ran out. No profile if
+    /// the iterator was empty.
+    fn profile_iter<It>(&self, iter: &mut Counted<It>) -> Option<(A, Option<Profile>, bool)>
     where
         It: Iterator,
         Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
@@ -434,8 +445,10 @@ where
                 .ok()?;
             exhausted = iter.taken() - before < want;
         }
-        let profile = profiler.finish()?;
-        self.entry.learn(profile);
+        let profile = profiler.finish();
+        if let Some(profile) = profile {
+            self.entry.learn(profile);
+        }
         Some((acc, profile, exhausted))
     }
 }

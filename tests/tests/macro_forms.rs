@@ -240,3 +240,64 @@ fn indexed_write_out_of_bounds_panics() {
     }
     write_past_end(&src, &mut out);
 }
+
+/// Empty inputs of every kind run no iteration and keep the initial values.
+#[parallel]
+fn count_all(
+    v: &[u8],
+    map: &BTreeMap<u8, u8>,
+    set: &std::collections::HashSet<u8>,
+    n: usize,
+) -> usize {
+    let mut count = 0;
+    #[parallel]
+    for _x in v {
+        count += 1;
+    }
+    #[parallel]
+    for (_k, _v) in map {
+        count += 1;
+    }
+    #[parallel]
+    for _x in set {
+        count += 1;
+    }
+    #[parallel]
+    for _x in (0..n).filter(|x| x % 2 == 0) {
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn empty_inputs_of_every_kind() {
+    let set = std::collections::HashSet::new();
+    assert_eq!(count_all(&[], &BTreeMap::new(), &set, 0), 0);
+    let set = std::collections::HashSet::from([1, 2]);
+    assert_eq!(
+        count_all(&[1], &BTreeMap::from([(1, 1)]), &set, 3),
+        1 + 1 + 2 + 2
+    );
+}
+
+fn make(n: u32) -> Vec<u32> {
+    (0..n).collect()
+}
+
+/// Temporaries in the input live as long as the loop, as in a `for` loop.
+#[parallel(cpu, chunk = 2)]
+fn temporaries(n: u32) -> u32 {
+    let mut total = 0;
+    for x in &make(n) {
+        total += x;
+    }
+    for x in make(n).iter() {
+        total += x;
+    }
+    total
+}
+
+#[test]
+fn input_temporaries_live_through_the_loop() {
+    assert_eq!(temporaries(10), 90);
+}

@@ -110,7 +110,7 @@ fn many_panicking_calls_leave_the_thread_count_bounded() {
 
 #[test]
 fn fail_safe_returns_one_outcome_per_input_in_order_at_scale() {
-    let fails = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 7 == 0;
+    let fails = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15).is_multiple_of(7);
     for plan in [
         Parallel::auto(),
         Parallel::cpu(),

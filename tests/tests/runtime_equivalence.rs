@@ -117,3 +117,36 @@ fn extreme_ranges() {
         assert!(empty.is_empty());
     }
 }
+
+#[test]
+fn empty_inputs_of_every_kind() {
+    use std::collections::{BTreeSet, HashMap};
+    fn count<T>(acc: usize, _: T) -> usize {
+        acc + 1
+    }
+    for plan in all_plans() {
+        assert_eq!(
+            plan.reduce(&BTreeMap::<u8, u8>::new(), || 0, count, |a, b| a + b),
+            0
+        );
+        assert_eq!(
+            plan.reduce(&HashMap::<u8, u8>::new(), || 0, count, |a, b| a + b),
+            0
+        );
+        assert_eq!(
+            plan.reduce(BTreeSet::<u8>::new(), || 0, count, |a, b| a + b),
+            0
+        );
+        assert_eq!(
+            plan.reduce(
+                autopar::iter(std::iter::empty::<u8>()),
+                || 0,
+                count,
+                |a, b| a + b
+            ),
+            0
+        );
+        assert_eq!(plan.reduce(Vec::<u8>::new(), || 0, count, |a, b| a + b), 0);
+        assert_eq!(plan.reduce(0..0u64, || 0, count, |a, b| a + b), 0);
+    }
+}

@@ -12,14 +12,13 @@ fn parse_all(lines: &[String]) -> Result<Vec<i64>, Error> {
         );
         let __autopar_w0 = ::autopar::__private::reduce::witness(&out);
         let __autopar_w1 = ::autopar::__private::reduce::witness(&longest);
+        #[allow(unused_imports)]
+        use ::autopar::__private::{ViaInput as _, ViaIter as _};
         let __autopar_result =
             ::autopar::__private::parallel(&__AUTOPAR_SITE, ::autopar::__private::Mode::Io)
                 .workers(16)
                 .try_fold(
-                    {
-                        use ::autopar::__private::{ViaInput as _, ViaIter as _};
-                        (&::autopar::__private::InputWrap::new(lines)).__autopar_input()
-                    },
+                    (&::autopar::__private::InputWrap::new(lines)).__autopar_input(),
                     move || (__autopar_w0.vec(), __autopar_w1.none()),
                     |(mut out, mut longest), line| {
                         {
@@ -44,7 +43,7 @@ fn parse_all(lines: &[String]) -> Result<Vec<i64>, Error> {
                         #[allow(unreachable_code)]
                         return ::core::result::Result::Ok((out, longest));
                     },
-                    |(mut __autopar_a0, mut __autopar_a1), (__autopar_b0, __autopar_b1)| {
+                    move |(mut __autopar_a0, mut __autopar_a1), (__autopar_b0, __autopar_b1)| {
                         __autopar_a0.extend(__autopar_b0);
                         __autopar_a1 = match (__autopar_a1, __autopar_b1) {
                             (

@@ -15,7 +15,7 @@ fn scale(src: &[f32], dst: &mut [f32], k: f32) {
                 .try_fold(
                     ::autopar::__private::indexed_mut(&mut dst[..], __autopar_range),
                     || {},
-                    |(), (i, __autopar_slot)| {
+                    |(), #[allow(unused_variables)] (i, __autopar_slot)| {
                         {
                             (*__autopar_slot) = src[i] * k;
                         }

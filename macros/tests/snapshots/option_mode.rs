@@ -11,18 +11,17 @@ fn total_len(words: &[Option<&str>]) -> Option<usize> {
             ::core::option::Option::None,
         );
         let __autopar_w0 = ::autopar::__private::reduce::witness(&seen);
-        let __autopar_w1 = ::autopar::__private::reduce::witness(&n);
+        let __autopar_w1 = ::autopar::__private::reduce::witness(&n).sum();
+        #[allow(unused_imports)]
+        use ::autopar::__private::{ViaInput as _, ViaIter as _};
         let __autopar_result =
             ::autopar::__private::parallel(&__AUTOPAR_SITE, ::autopar::__private::Mode::Auto)
                 .try_fold(
-                    {
-                        use ::autopar::__private::{ViaInput as _, ViaIter as _};
-                        (&::autopar::__private::InputWrap::new(words)).__autopar_input()
-                    },
-                    move || (__autopar_w0.inserts(), __autopar_w1.zero()),
+                    (&::autopar::__private::InputWrap::new(words)).__autopar_input(),
+                    move || (__autopar_w0.inserts(), __autopar_w1.identity()),
                     |(mut seen, mut n), w| {
                         {
-                            let w = match (*w) {
+                            let w = match *w {
                                 ::core::option::Option::Some(__autopar_ok) => __autopar_ok,
                                 ::core::option::Option::None => {
                                     return ::core::result::Result::Err(
@@ -36,16 +35,16 @@ fn total_len(words: &[Option<&str>]) -> Option<usize> {
                         #[allow(unreachable_code)]
                         return ::core::result::Result::Ok((seen, n));
                     },
-                    |(mut __autopar_a0, mut __autopar_a1), (__autopar_b0, __autopar_b1)| {
+                    move |(mut __autopar_a0, mut __autopar_a1), (__autopar_b0, __autopar_b1)| {
                         __autopar_a0.extend(__autopar_b0);
-                        __autopar_a1 += __autopar_b1;
+                        __autopar_w1.combine(&mut __autopar_a1, __autopar_b1);
                         (__autopar_a0, __autopar_a1)
                     },
                 );
         match __autopar_result {
             ::core::result::Result::Ok((__autopar_p0, __autopar_p1)) => {
                 seen.extend(__autopar_p0);
-                n += __autopar_p1;
+                __autopar_w1.apply(&mut n, __autopar_p1);
             }
             ::core::result::Result::Err(__autopar_error) => {
                 let _ = __autopar_error;

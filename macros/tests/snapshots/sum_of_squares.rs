@@ -9,15 +9,14 @@ fn sum_of_squares(v: &[u64]) -> u64 {
             ::core::column!(),
             ::core::option::Option::None,
         );
-        let __autopar_w0 = ::autopar::__private::reduce::witness(&total);
+        let __autopar_w0 = ::autopar::__private::reduce::witness(&total).sum();
+        #[allow(unused_imports)]
+        use ::autopar::__private::{ViaInput as _, ViaIter as _};
         let __autopar_result: ::core::result::Result<_, ::core::convert::Infallible> =
             ::autopar::__private::parallel(&__AUTOPAR_SITE, ::autopar::__private::Mode::Auto)
                 .try_fold(
-                    {
-                        use ::autopar::__private::{ViaInput as _, ViaIter as _};
-                        (&::autopar::__private::InputWrap::new(v)).__autopar_input()
-                    },
-                    move || (__autopar_w0.zero(),),
+                    (&::autopar::__private::InputWrap::new(v)).__autopar_input(),
+                    move || (__autopar_w0.identity(),),
                     |(mut total,), x| {
                         {
                             if *x == 0 {
@@ -28,13 +27,13 @@ fn sum_of_squares(v: &[u64]) -> u64 {
                         #[allow(unreachable_code)]
                         return ::core::result::Result::Ok((total,));
                     },
-                    |(mut __autopar_a0,), (__autopar_b0,)| {
-                        __autopar_a0 += __autopar_b0;
+                    move |(mut __autopar_a0,), (__autopar_b0,)| {
+                        __autopar_w0.combine(&mut __autopar_a0, __autopar_b0);
                         (__autopar_a0,)
                     },
                 );
         let ::core::result::Result::Ok((__autopar_p0,)) = __autopar_result;
-        total += __autopar_p0;
+        __autopar_w0.apply(&mut total, __autopar_p0);
     }
     total
 }

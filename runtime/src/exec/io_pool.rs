@@ -206,19 +206,19 @@ impl IoPool {
     /// Queues `extra` jobs for `call` and spawns threads for those no free thread will take.
     fn request_help(&self, call: &Arc<Call>, extra: usize) {
         let inner = &*self.inner;
-        for _ in 0..extra {
-            // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
-            let _ = inner.jobs_tx.send(Arc::clone(call));
-        }
-        // Threads not running a runner now will pick our jobs up soon. Counting queued
+        // Threads not running a runner now will pick our jobs up soon. Measured before
+        // sending: once sent, our own jobs make idle threads look busy. Counting queued
         // jobs instead would also count the harmless late jobs of calls that already
         // returned, and a stream of short calls would grow the pool to its limit.
         let available = inner
             .threads
             .load(Relaxed)
             .saturating_sub(inner.busy.load(Relaxed));
-        let unserved = extra.saturating_sub(available);
-        for _ in 0..unserved {
+        for _ in 0..extra {
+            // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
+            let _ = inner.jobs_tx.send(Arc::clone(call));
+        }
+        for _ in 0..extra.saturating_sub(available) {
             if !self.spawn_worker() {
                 break;
             }
