@@ -14,6 +14,50 @@
 //! assert_eq!(brighter[10], 20);
 //! ```
 //!
+//! ## The attribute
+//! [`#[parallel]`](parallel) on a function rewrites its `for` loops into calls to the
+//! same engine. The loop body stays as written: `continue`, `?` (fail-fast), reductions
+//! such as `total += x` or `out.push(y)`, and disjoint writes `out[i] = ..` are
+//! translated; `break`, `return` and `.await` are compile errors that say why.
+//!
+//! ```
+//! use autopar::parallel;
+//!
+//! #[parallel]
+//! fn stats(values: &[u64]) -> (u64, u64, Vec<u64>) {
+//!     let mut sum = 0;
+//!     let mut largest = 0;
+//!     let mut evens = Vec::new();
+//!     for &v in values {
+//!         sum += v;
+//!         largest = largest.max(v);
+//!         if v % 2 == 0 {
+//!             evens.push(v);
+//!         }
+//!     }
+//!     (sum, largest, evens)
+//! }
+//!
+//! #[parallel]
+//! fn parse_all(lines: &[&str]) -> Result<u64, std::num::ParseIntError> {
+//!     let mut total = 0;
+//!     #[parallel(cpu, chunk = 2)] // a loop's own options win over the fn's
+//!     for line in lines {
+//!         total += line.trim().parse::<u64>()?;
+//!     }
+//!     Ok(total)
+//! }
+//!
+//! let values: Vec<u64> = (1..=10).collect();
+//! assert_eq!(stats(&values), (55, 10, vec![2, 4, 6, 8, 10]));
+//! assert_eq!(parse_all(&["1", " 2", "3 "]), Ok(6));
+//! assert!(parse_all(&["1", "x"]).is_err());
+//! ```
+//!
+//! An attribute on a lone loop needs `#[parallel]` on the enclosing function too: stable
+//! Rust does not run attribute macros on statements, so the function's attribute is what
+//! finds and rewrites the loop.
+//!
 //! ## How `auto` decides
 //! Sequential time is `n × per-item cost`. A CPU plan pays a measured fork cost, then
 //! divides the work among the pool's threads; an I/O plan overlaps the waiting part of
