@@ -69,6 +69,7 @@ impl Parallel {
     /// assert_eq!(n, 24);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn new(mode: Mode) -> Parallel {
         Parallel {
             mode,
@@ -86,6 +87,7 @@ impl Parallel {
     /// assert_eq!(v, [2, 3, 4]);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn auto() -> Parallel {
         Parallel::new(Mode::Auto)
     }
@@ -97,6 +99,7 @@ impl Parallel {
     /// assert_eq!(v, [0, 10, 20, 30, 40]);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn cpu() -> Parallel {
         Parallel::new(Mode::Cpu)
     }
@@ -108,6 +111,7 @@ impl Parallel {
     /// autopar::Parallel::io().workers(20).for_each(0..20, |_| std::thread::sleep(Duration::from_millis(1)));
     /// ```
     #[track_caller]
+    #[inline]
     pub fn io() -> Parallel {
         Parallel::new(Mode::Io)
     }
@@ -120,6 +124,7 @@ impl Parallel {
     /// assert_eq!(seen.into_inner().unwrap(), [0, 1, 2]);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn seq() -> Parallel {
         Parallel::new(Mode::Seq)
     }
@@ -131,6 +136,7 @@ impl Parallel {
     /// let n = autopar::Parallel::io().workers(8).map(0..8, |i| i).len();
     /// assert_eq!(n, 8);
     /// ```
+    #[inline]
     pub fn workers(mut self, workers: usize) -> Parallel {
         self.workers = Some(workers);
         self
@@ -142,6 +148,7 @@ impl Parallel {
     /// let v: Vec<usize> = autopar::Parallel::cpu().chunk(256).map(0..1000usize, |i| i);
     /// assert_eq!(v.len(), 1000);
     /// ```
+    #[inline]
     pub fn chunk(mut self, chunk: usize) -> Parallel {
         self.chunk = Some(chunk);
         self
@@ -153,6 +160,7 @@ impl Parallel {
     /// autopar::Parallel::auto().label("warm-up").for_each(0..10, |_| ());
     /// assert!(autopar::report().to_string().contains("warm-up"));
     /// ```
+    #[inline]
     pub fn label(mut self, label: &'static str) -> Parallel {
         self.label = Some(label);
         self
@@ -168,6 +176,7 @@ impl Parallel {
     }
 
     /// Used by the `#[parallel]` macro: a loop keyed by a static site.
+    #[inline]
     pub(crate) fn with_site(site: &'static Site, mode: Mode) -> Parallel {
         Parallel {
             mode,
@@ -178,6 +187,7 @@ impl Parallel {
         }
     }
 
+    #[inline]
     fn spec(self) -> CallSpec {
         CallSpec {
             site: match self.site {

@@ -119,12 +119,14 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
     }
 
-    fn resolve(&self, class: usize, len: Option<usize>) -> Resolved {
+    fn resolve(&self, class: usize) -> Resolved {
         let state = &self.entry.classes[class];
         let calls = state.calls.load(Ordering::Relaxed);
         bump(&state.calls, 1);
         let pinned = if config().force_sequential {
             Some(Plan::Sequential)
+        } else if self.spec.mode == Mode::Auto {
+            None
         } else {
             self.pinned_plan()
         };
@@ -134,22 +136,14 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             }
             return Resolved::Ready { plan, time: false };
         }
-        let word = state.plan.load(Ordering::Acquire);
-        let current = state.generation.load(Ordering::Relaxed)
-            == self.entry.generation.load(Ordering::Acquire);
-        if let (Some(plan), true) = (site::unpack(word), current) {
-            let predicted_call_ns =
-                load_f64(&state.predicted_ns_per_item) * len.unwrap_or(usize::MAX) as f64;
-            let time = plan != Plan::Sequential
-                || calls.is_multiple_of(TINY_CALL_SAMPLING)
-                || predicted_call_ns > TINY_CALL_NS
-                // The first warm call sets the baseline; a call that looked off is
-                // confirmed (or cleared) by the next ones.
-                || state.timed_calls.load(Ordering::Relaxed) == 0
-                || state.drift_strikes.load(Ordering::Relaxed) > 0;
-            return Resolved::Ready { plan, time };
+        match site::unpack(state.plan.load(Ordering::Acquire)) {
+            Some(plan) => Resolved::Ready {
+                plan,
+                time: state.time_every_call.load(Ordering::Relaxed)
+                    || calls.is_multiple_of(TINY_CALL_SAMPLING),
+            },
+            None => Resolved::Profile,
         }
-        Resolved::Profile
     }
 
     /// Decides for `remaining` items from `profile` and records the decision.
@@ -178,10 +172,8 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let per_item = decision.predicted_ns / remaining.max(1) as f64;
         store_f64(&state.predicted_ns_per_item, per_item);
         store_f64(&state.predicted_speedup, decision.speedup());
-        state.generation.store(
-            self.entry.generation.load(Ordering::Acquire),
-            Ordering::Relaxed,
-        );
+        // The first warm call after a decision sets the drift baseline.
+        state.time_every_call.store(true, Ordering::Relaxed);
         state
             .plan
             .store(site::pack(decision.plan), Ordering::Release);
@@ -193,8 +185,8 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
     }
 
-    /// Learns from timing a warm call of `items` items.
-    fn observe(&self, class: usize, items: usize, started: Instant) {
+    /// Learns from timing a warm call of `items` items run with `plan`.
+    fn observe(&self, class: usize, plan: Plan, items: usize, started: Instant) {
         if items == 0 {
             return;
         }
@@ -202,23 +194,29 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let observed = started.elapsed().as_nanos() as f64 / items as f64;
         bump(&state.timed_calls, 1);
         let baseline = load_f64(&state.observed_ns_per_item);
-        if baseline <= 0.0 {
+        let drifting = if baseline <= 0.0 {
             store_f64(&state.observed_ns_per_item, observed);
-            return;
-        }
-        let ratio = observed / baseline;
-        if (1.0 / DRIFT_FACTOR..=DRIFT_FACTOR).contains(&ratio) {
+            false
+        } else if (1.0 / DRIFT_FACTOR..=DRIFT_FACTOR).contains(&(observed / baseline)) {
             state.drift_strikes.store(0, Ordering::Relaxed);
             store_f64(&state.observed_ns_per_item, 0.8 * baseline + 0.2 * observed);
-            return;
-        }
-        let strikes = state.drift_strikes.fetch_add(1, Ordering::Relaxed) + 1;
-        let retunes = self.entry.retunes.load(Ordering::Relaxed);
-        // Rate limit: each re-tune of a site waits twice as many timed calls.
-        let enough_calls = state.timed_calls.load(Ordering::Relaxed) >= 4 << retunes.min(16);
-        if strikes >= DRIFT_STRIKES && enough_calls {
-            self.retune(state);
-        }
+            false
+        } else {
+            let strikes = state.drift_strikes.fetch_add(1, Ordering::Relaxed) + 1;
+            let retunes = self.entry.retunes.load(Ordering::Relaxed);
+            // Rate limit: each re-tune of a site waits twice as many timed calls.
+            let enough_calls = state.timed_calls.load(Ordering::Relaxed) >= 4 << retunes.min(16);
+            if strikes >= DRIFT_STRIKES && enough_calls {
+                self.retune(state);
+                return;
+            }
+            true
+        };
+        // Time every call when two clock reads are noise next to the call, or while a
+        // drift is being confirmed; otherwise one call in TINY_CALL_SAMPLING.
+        let predicted_call_ns = load_f64(&state.predicted_ns_per_item) * items as f64;
+        let time_all = plan != Plan::Sequential || predicted_call_ns > TINY_CALL_NS || drifting;
+        state.time_every_call.store(time_all, Ordering::Relaxed);
     }
 
     /// Forgets what the site learned: its next call profiles again.
@@ -227,8 +225,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         state.drift_strikes.store(0, Ordering::Relaxed);
         state.timed_calls.store(0, Ordering::Relaxed);
         store_f64(&state.observed_ns_per_item, 0.0);
-        *self.entry.learned.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        self.entry.generation.fetch_add(1, Ordering::Release);
+        self.entry.forget();
     }
 }
 
@@ -252,12 +249,12 @@ where
             return Some((self.work.init)());
         }
         bump(&self.entry.classes[class].items, len as u64);
-        match self.resolve(class, Some(len)) {
+        match self.resolve(class) {
             Resolved::Ready { plan, time: false } => self.run_indexed(plan, producer, 0),
             Resolved::Ready { plan, time: true } => {
                 let started = Instant::now();
                 let result = self.run_indexed(plan, producer, 0);
-                self.observe(class, len, started);
+                self.observe(class, plan, len, started);
                 result
             }
             Resolved::Profile => {
@@ -290,13 +287,13 @@ where
             _ => None,
         };
         let class = site::size_class(exact);
-        let result = match self.resolve(class, exact) {
+        let result = match self.resolve(class) {
             Resolved::Ready { plan, time } => {
                 let started = time.then(Instant::now);
                 let mut counted = Counted::new(iter);
                 let result = self.run_iter(plan, &mut counted, 0);
                 if let Some(started) = started {
-                    self.observe(class, counted.taken(), started);
+                    self.observe(class, plan, counted.taken(), started);
                 }
                 bump(&self.entry.classes[class].items, counted.taken() as u64);
                 return result;

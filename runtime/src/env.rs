@@ -35,6 +35,7 @@ static CONFIG: LazyLock<Config> = LazyLock::new(|| {
 });
 
 /// The process configuration (parsed on first use).
+#[inline]
 pub(crate) fn config() -> &'static Config {
     &CONFIG
 }

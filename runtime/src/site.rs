@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 
 use crate::policy::{Plan, Profile};
@@ -27,6 +27,7 @@ pub(crate) const CLASSES: usize = 66;
 pub(crate) const UNKNOWN_LEN_CLASS: usize = CLASSES - 1;
 
 /// The size class of an input of `len` items (`None`: unknown length).
+#[inline]
 pub(crate) fn size_class(len: Option<usize>) -> usize {
     match len {
         None => UNKNOWN_LEN_CLASS,
@@ -204,9 +205,6 @@ pub(crate) struct Entry {
     pub(crate) label: OnceLock<&'static str>,
     /// The per-item profile measured (or re-measured) at this site.
     pub(crate) learned: Mutex<Option<Profile>>,
-    /// Bumped whenever the learned profile is replaced: classes decided from an older
-    /// profile re-decide.
-    pub(crate) generation: AtomicU32,
     pub(crate) retunes: AtomicU32,
     pub(crate) classes: [ClassState; CLASSES],
 }
@@ -225,7 +223,6 @@ impl Entry {
             next: ptr::null_mut(),
             label: OnceLock::new(),
             learned: Mutex::new(None),
-            generation: AtomicU32::new(0),
             retunes: AtomicU32::new(0),
             classes: std::array::from_fn(|_| ClassState::default()),
         }
@@ -239,7 +236,22 @@ impl Entry {
     /// Replaces the learned profile; every class decides again on its next call.
     pub(crate) fn learn(&self, profile: Profile) {
         *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = Some(profile);
-        self.generation.fetch_add(1, Ordering::Release);
+        self.clear_plans();
+    }
+
+    /// Forgets the learned profile: the next call profiles again.
+    pub(crate) fn forget(&self) {
+        *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.clear_plans();
+    }
+
+    /// Clearing the plans (rather than versioning them) keeps the hot path at one load.
+    /// A decision racing with the clear may store a plan made from the old profile; it
+    /// stands until drift detection replaces it, which only costs speed.
+    fn clear_plans(&self) {
+        for class in &self.classes {
+            class.plan.store(0, Ordering::Release);
+        }
     }
 }
 
@@ -248,8 +260,8 @@ impl Entry {
 pub(crate) struct ClassState {
     /// The plan, packed by [`pack`]; 0 = not decided yet.
     pub(crate) plan: AtomicU64,
-    /// Generation of the learned profile the plan was decided from.
-    pub(crate) generation: AtomicU32,
+    /// Whether every call is timed (else one in `TINY_CALL_SAMPLING`).
+    pub(crate) time_every_call: AtomicBool,
     /// Predicted ns per item under the plan (f64 bits).
     pub(crate) predicted_ns_per_item: AtomicU64,
     /// Predicted speedup over sequential (f64 bits).
@@ -265,6 +277,7 @@ pub(crate) struct ClassState {
 }
 
 /// Reads an `f64` stored as bits.
+#[inline]
 pub(crate) fn load_f64(cell: &AtomicU64) -> f64 {
     f64::from_bits(cell.load(Ordering::Relaxed))
 }
