@@ -28,6 +28,12 @@ const DRIFT_STRIKES: u32 = 3;
 /// [`TINY_CALL_SAMPLING`]: two clock reads would be a visible share of them.
 const TINY_CALL_NS: f64 = 20_000.0;
 const TINY_CALL_SAMPLING: u64 = 64;
+/// Calls in one trial run of a parallel plan at a sequential site.
+const TRIAL_CALLS: u32 = 8;
+/// Trial runs per decision before the site stops trying.
+const MAX_TRIALS: u32 = 3;
+/// Calls shorter than this never try a parallel plan: even an awake pool cannot pay.
+const TRIAL_MIN_NS: f64 = 8_000.0;
 /// Unknown-length inputs are assumed to hold at least this many times the items that
 /// profiling saw.
 const UNKNOWN_LEN_FACTOR: usize = 8;
@@ -82,7 +88,8 @@ struct Call<'c, 'f, Init, Fold, Comb, E> {
 
 /// What the engine knows before running a call.
 enum Resolved {
-    /// Run with this plan; `time` says whether to time the call for drift.
+    /// Run with this plan; `time` says whether to time the call (for drift, or to judge
+    /// a trial of a parallel plan at a site that decided sequential).
     Ready { plan: Plan, time: bool },
     /// Nothing learned yet: profile the first items.
     Profile,
@@ -112,7 +119,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
                 chunk: chunk.unwrap_or(1),
             }),
             (Some(PlanKind::Cpu), workers, Some(chunk)) => Some(Plan::Cpu {
-                threads: workers.unwrap_or_else(rayon::current_num_threads),
+                threads: workers.unwrap_or_else(cpu::threads),
                 chunk,
             }),
             _ => None,
@@ -136,14 +143,47 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             }
             return Resolved::Ready { plan, time: false };
         }
-        match site::unpack(state.plan.load(Ordering::Acquire)) {
-            Some(plan) => Resolved::Ready {
-                plan,
-                time: state.time_every_call.load(Ordering::Relaxed)
-                    || calls.is_multiple_of(TINY_CALL_SAMPLING),
-            },
-            None => Resolved::Profile,
+        let Some(plan) = site::unpack(state.plan.load(Ordering::Acquire)) else {
+            return Resolved::Profile;
+        };
+        let sampled = calls.is_multiple_of(TINY_CALL_SAMPLING);
+        if !sampled && !state.time_every_call.load(Ordering::Relaxed) {
+            return Resolved::Ready { plan, time: false };
         }
+        // Off the hot path from here: this call is timed anyway.
+        if plan == Plan::Sequential
+            && let Some(trial) = self.trial_call(state, sampled)
+        {
+            return Resolved::Ready {
+                plan: trial,
+                time: true,
+            };
+        }
+        Resolved::Ready { plan, time: true }
+    }
+
+    /// The plan to try on this call instead of the sequential one, if a trial is running
+    /// or due (see [`policy::trial`]). A trial is a run of [`TRIAL_CALLS`] consecutive
+    /// calls, so that a loop called back to back finds the pool awake, as it would if the
+    /// plan were kept.
+    fn trial_call(&self, state: &ClassState, sampled: bool) -> Option<Plan> {
+        let trial = site::unpack(state.trial_plan.load(Ordering::Relaxed))?;
+        let left = state.trial_left.load(Ordering::Relaxed);
+        if left > 0 {
+            state.trial_left.store(left - 1, Ordering::Relaxed);
+            return Some(trial);
+        }
+        let baseline = load_f64(&state.observed_ns_per_item);
+        let trials = state.trials.load(Ordering::Relaxed);
+        // The first run starts as soon as a sequential baseline exists; later ones wait
+        // for a sampled call, so a losing plan costs little.
+        if baseline > 0.0 && trials < MAX_TRIALS && (sampled || trials == 0) {
+            store_f64(&state.trial_best_ns_per_item, f64::INFINITY);
+            state.trial_left.store(TRIAL_CALLS - 1, Ordering::Relaxed);
+            state.time_every_call.store(true, Ordering::Relaxed);
+            return Some(trial);
+        }
+        None
     }
 
     /// Decides for `remaining` items from `profile` and records the decision.
@@ -159,10 +199,25 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
                     sequential_ns: profile.item_ns * remaining as f64,
                 }
             } else {
-                let threads = pinned.workers.unwrap_or_else(rayon::current_num_threads);
+                let threads = pinned.workers.unwrap_or_else(cpu::threads);
                 policy::decide(profile, remaining, &machine::current(threads), &pinned)
             };
         self.record(class, profile, remaining, &decision);
+        let trial = if decision.plan == Plan::Sequential
+            && pinned.kind.is_none()
+            && profile.item_ns * remaining as f64 >= TRIAL_MIN_NS
+        {
+            let threads = cpu::threads();
+            policy::trial(profile, remaining, &machine::current(threads), &pinned)
+        } else {
+            None
+        };
+        let state = &self.entry.classes[class];
+        state
+            .trial_plan
+            .store(trial.map_or(0, |t| site::pack(t.plan)), Ordering::Relaxed);
+        state.trial_left.store(0, Ordering::Relaxed);
+        state.trials.store(0, Ordering::Relaxed);
         decision.plan
     }
 
@@ -192,6 +247,12 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
         let state = &self.entry.classes[class];
         let observed = started.elapsed().as_nanos() as f64 / items as f64;
+        if site::unpack(state.plan.load(Ordering::Relaxed)) == Some(Plan::Sequential)
+            && plan != Plan::Sequential
+        {
+            self.judge_trial(state, plan, items, observed);
+            return;
+        }
         bump(&state.timed_calls, 1);
         let baseline = load_f64(&state.observed_ns_per_item);
         let drifting = if baseline <= 0.0 {
@@ -215,8 +276,42 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         // Time every call when two clock reads are noise next to the call, or while a
         // drift is being confirmed; otherwise one call in TINY_CALL_SAMPLING.
         let predicted_call_ns = load_f64(&state.predicted_ns_per_item) * items as f64;
-        let time_all = plan != Plan::Sequential || predicted_call_ns > TINY_CALL_NS || drifting;
+        let first_trial_due = state.trial_plan.load(Ordering::Relaxed) != 0
+            && state.trials.load(Ordering::Relaxed) == 0;
+        let time_all = plan != Plan::Sequential
+            || predicted_call_ns > TINY_CALL_NS
+            || drifting
+            || first_trial_due;
         state.time_every_call.store(time_all, Ordering::Relaxed);
+    }
+
+    /// Records one call of a trial run; after the last one, keeps the trial plan if its
+    /// best call beat the sequential baseline by [`policy::TRIAL_MARGIN`].
+    fn judge_trial(&self, state: &ClassState, plan: Plan, items: usize, observed: f64) {
+        let best = load_f64(&state.trial_best_ns_per_item).min(observed);
+        store_f64(&state.trial_best_ns_per_item, best);
+        if state.trial_left.load(Ordering::Relaxed) > 0 {
+            return;
+        }
+        let sequential = load_f64(&state.observed_ns_per_item);
+        state.time_every_call.store(false, Ordering::Relaxed);
+        if best * policy::TRIAL_MARGIN < sequential {
+            state.trial_plan.store(0, Ordering::Relaxed);
+            store_f64(&state.observed_ns_per_item, best);
+            store_f64(&state.predicted_ns_per_item, best);
+            store_f64(&state.predicted_speedup, sequential / best);
+            state.drift_strikes.store(0, Ordering::Relaxed);
+            state.plan.store(site::pack(plan), Ordering::Release);
+            state.time_every_call.store(true, Ordering::Relaxed);
+        } else if state.trials.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_TRIALS {
+            state.trial_plan.store(0, Ordering::Relaxed);
+        }
+        if config().log {
+            eprintln!(
+                "{}",
+                report::trial_line(self.entry, items, plan, sequential, best)
+            );
+        }
     }
 
     /// Forgets what the site learned: its next call profiles again.
@@ -266,7 +361,9 @@ where
                     }
                 };
                 let offset = (len - rest.len()) as u64;
-                let plan = self.decide(class, &profile, rest.len());
+                // Decided for the whole length: the plan is for the calls to come, and
+                // profiling may have run all of this one (every call under the budget).
+                let plan = self.decide(class, &profile, len);
                 let rest = if rest.len() == 0 && prefix.is_some() {
                     None
                 } else {
@@ -312,9 +409,10 @@ where
                     }
                 };
                 let profiled = counted.taken();
+                // Decided for the whole length, as for indexed inputs.
                 let remaining = match (exact, exhausted) {
-                    (_, true) => 0,
-                    (Some(n), false) => n - profiled,
+                    (Some(n), _) => n,
+                    (None, true) => profiled,
                     (None, false) => counted
                         .inner
                         .size_hint()

@@ -190,6 +190,36 @@ pub fn decide(profile: &Profile, n: usize, machine: &Machine, pinned: &Constrain
     }
 }
 
+/// Fork cost of a CPU pool whose threads are still awake from a recent call, ns.
+pub const WARM_FORK_NS: f64 = 5_000.0;
+/// A plan tried on trust must predict at least this factor below sequential.
+pub const TRIAL_MARGIN: f64 = 1.15;
+
+/// The parallel plan worth *trying* at a site where [`decide`] chose sequential only
+/// because the pool may be asleep.
+///
+/// The fork cost `decide` charges is that of a pool woken from sleep. A loop called
+/// over and over keeps the pool awake, and then parallel pays far earlier. No model can
+/// know which case a site is in, so the engine tries this plan now and then on warm
+/// calls and keeps it only if it measures faster than the sequential calls.
+pub fn trial(
+    profile: &Profile,
+    n: usize,
+    machine: &Machine,
+    pinned: &Constraints,
+) -> Option<Decision> {
+    if pinned.kind.is_some() || n <= 1 {
+        return None;
+    }
+    let warm = Machine {
+        cpu_fork_ns: machine.cpu_fork_ns.min(WARM_FORK_NS),
+        ..*machine
+    };
+    let sequential_ns = profile.item_ns.max(0.0) * n as f64;
+    let cpu = cpu_plan(profile, n, &warm, pinned, sequential_ns);
+    (cpu.predicted_ns * TRIAL_MARGIN < sequential_ns).then_some(cpu)
+}
+
 /// The best CPU-pool plan for `n` items.
 fn cpu_plan(
     profile: &Profile,
@@ -514,6 +544,24 @@ mod tests {
             .collect();
         let changes = kinds.windows(2).filter(|w| w[0] != w[1]).count();
         assert_eq!(changes, 1, "{kinds:?}");
+    }
+
+    #[test]
+    fn trials_cover_the_gap_a_warm_pool_opens() {
+        let m = two_cores();
+        // 10k × 5 ns = 50 µs: sequential by `decide` (a cold wake-up costs ~50 µs)...
+        let p = cpu(5.0);
+        assert_eq!(decide(&p, 10_000, &m, &auto()).plan, Plan::Sequential);
+        // ...but worth trying: a warm pool forks in ~5 µs.
+        let t = trial(&p, 10_000, &m, &auto()).expect("a trial plan");
+        assert!(matches!(t.plan, Plan::Cpu { .. }));
+        // Nothing to try where even a warm pool cannot pay, or the user pinned a mode.
+        assert_eq!(trial(&p, 1_000, &m, &auto()), None);
+        let pinned = Constraints {
+            kind: Some(PlanKind::Sequential),
+            ..auto()
+        };
+        assert_eq!(trial(&p, 10_000, &m, &pinned), None);
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "cpu pool: {} threads; io pool: {} threads",
-            rayon::current_num_threads(),
+            crate::exec::cpu::threads(),
             self.io_pool_threads
         )
     }
@@ -222,6 +222,28 @@ pub(crate) fn decision_line(
         profile.spread,
         decision.plan,
         decision.speedup(),
+    )
+}
+
+/// The `AUTOPAR_LOG` line of a finished trial run.
+pub(crate) fn trial_line(
+    entry: &Entry,
+    items: usize,
+    plan: Plan,
+    sequential_ns_per_item: f64,
+    trial_ns_per_item: f64,
+) -> String {
+    let speedup = sequential_ns_per_item / trial_ns_per_item;
+    format!(
+        "autopar: {}  {items} items: tried {plan} on warm calls: {} per item vs {} sequential, {speedup:.2}× → {}",
+        entry.site.location(),
+        duration(trial_ns_per_item),
+        duration(sequential_ns_per_item),
+        if speedup > crate::policy::TRIAL_MARGIN {
+            "kept"
+        } else {
+            "not kept"
+        },
     )
 }
 
