@@ -8,6 +8,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use crate::exec::cpu;
 use crate::exec::io_pool::{self, IoPool};
 use crate::policy::Machine;
 
@@ -28,6 +29,11 @@ const IO_WORKER_NS: f64 = 3_000.0;
 fn calibration() -> Calibration {
     static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
     *CALIBRATION.get_or_init(|| {
+        if !cpu::global_pool_runs() {
+            return Calibration {
+                cpu_fork_ns: FORK_NS_RANGE.1,
+            };
+        }
         // Median of a few round trips through every thread of the pool: the wake-up and
         // join a parallel call pays. The first round also starts rayon's threads.
         let mut samples: Vec<f64> = (0..5)

@@ -9,11 +9,38 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use super::Work;
 use crate::input::Span;
 
+/// Whether rayon's global pool runs. It cannot start where no thread can be spawned
+/// (rayon would panic on first use); CPU plans then run on the calling thread.
+pub(crate) fn global_pool_runs() -> bool {
+    static RUNS: OnceLock<bool> = OnceLock::new();
+    *RUNS.get_or_init(|| match ThreadPoolBuilder::new().build_global() {
+        Ok(()) => true,
+        // Already started, by the user or by rayon itself: not an I/O failure.
+        Err(error) if std::error::Error::source(&error).is_none() => true,
+        Err(error) => {
+            eprintln!(
+                "autopar: warning: rayon's thread pool cannot start ({error}); CPU plans run sequentially"
+            );
+            false
+        }
+    })
+}
+
+/// Threads of rayon's pool as seen from here (the current pool inside a worker; 1 if
+/// it cannot start).
+pub(crate) fn threads() -> usize {
+    if global_pool_runs() {
+        rayon::current_num_threads()
+    } else {
+        1
+    }
+}
+
 /// The pool a CPU plan of `threads` threads runs on: rayon's global pool when it has
 /// that many threads (it respects `RAYON_NUM_THREADS`), else a dedicated pool, built once
 /// per distinct size and kept.
 pub(crate) fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
-    if threads == rayon::current_num_threads() || threads == 0 {
+    if threads == self::threads() || threads == 0 {
         return None;
     }
     static POOLS: OnceLock<Mutex<HashMap<usize, Option<Arc<ThreadPool>>>>> = OnceLock::new();
@@ -60,6 +87,9 @@ where
     Comb: Fn(A, A) -> A + Sync,
 {
     let chunk = chunk.max(1);
+    if !global_pool_runs() {
+        return work.task(offset, producer.into_iter());
+    }
     match pool(threads) {
         Some(pool) => pool.install(|| split(work, producer, offset, chunk)),
         None => split(work, producer, offset, chunk),

@@ -134,6 +134,7 @@ where
     };
     match runners {
         Runners::Io(workers) => IoPool::global().run(workers.saturating_sub(1), &runner),
+        Runners::Cpu(_) if !super::cpu::global_pool_runs() => runner(),
         Runners::Cpu(threads) => {
             let spawn_all = || {
                 rayon::in_place_scope(|scope| {
