@@ -15,10 +15,12 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 
 use crate::policy::{Plan, Profile};
+// The entry list is model-checked under loom (`loom_tests` below); the rest is std.
+use crate::sync::AtomicPtr;
 
 /// Size classes: `floor(log2(n)) + 1` for known lengths (0 for empty), and one class for
 /// inputs of unknown length.
@@ -60,12 +62,25 @@ impl std::fmt::Debug for Site {
 
 impl Site {
     /// A site at `file:line:column`, shown in reports under `label` if given.
+    #[cfg(not(loom))]
     pub const fn new(
         file: &'static str,
         line: u32,
         column: u32,
         label: Option<&'static str>,
     ) -> Site {
+        Site {
+            file,
+            line,
+            column,
+            label,
+            entries: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Under loom, atomics cannot be built in a `const fn`.
+    #[cfg(loom)]
+    pub fn new(file: &'static str, line: u32, column: u32, label: Option<&'static str>) -> Site {
         Site {
             file,
             line,
@@ -148,6 +163,10 @@ impl Site {
                 .take()
                 .unwrap_or_else(|| Box::new(Entry::new(self, key)));
             new.next = head;
+            #[cfg(loom)]
+            // SAFETY: `new` is not shared yet.
+            new.init_witness
+                .with_mut(|w| unsafe { (*w).1 = head as usize });
             let raw = Box::into_raw(new);
             match self
                 .entries
@@ -207,6 +226,11 @@ pub(crate) struct Entry {
     pub(crate) learned: Mutex<Option<Profile>>,
     pub(crate) retunes: AtomicU32,
     pub(crate) classes: [ClassState; CLASSES],
+    /// Under loom: a model-checked shadow of the plain fields `key` and `next`, written
+    /// where they are, so a model that reads an entry another thread published fails if
+    /// the publication does not order the entry's initialisation before the read.
+    #[cfg(loom)]
+    init_witness: loom::cell::UnsafeCell<(usize, usize)>,
 }
 
 // SAFETY: `next` is only written before the entry is published and is read-only after;
@@ -225,6 +249,8 @@ impl Entry {
             learned: Mutex::new(None),
             retunes: AtomicU32::new(0),
             classes: std::array::from_fn(|_| ClassState::default()),
+            #[cfg(loom)]
+            init_witness: loom::cell::UnsafeCell::new((key.as_ptr() as usize, 0)),
         }
     }
 
@@ -262,6 +288,14 @@ pub(crate) struct ClassState {
     pub(crate) plan: AtomicU64,
     /// Whether every call is timed (else one in `TINY_CALL_SAMPLING`).
     pub(crate) time_every_call: AtomicBool,
+    /// A parallel plan to try at a class that decided sequential (packed; 0 = none).
+    pub(crate) trial_plan: AtomicU64,
+    /// Calls left in the current trial run.
+    pub(crate) trial_left: AtomicU32,
+    /// Trial runs made since the decision.
+    pub(crate) trials: AtomicU32,
+    /// Best ns per item of the current trial run (f64 bits).
+    pub(crate) trial_best_ns_per_item: AtomicU64,
     /// Predicted ns per item under the plan (f64 bits).
     pub(crate) predicted_ns_per_item: AtomicU64,
     /// Predicted speedup over sequential (f64 bits).
@@ -324,7 +358,7 @@ pub(crate) fn unpack(word: u64) -> Option<Plan> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -383,5 +417,100 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(found.windows(2).all(|w| w[0] == w[1]), "{found:?}");
+    }
+}
+
+/// Model checks of the entry list: the CAS that publishes a new entry and the Acquire loads
+/// that read the list. Each model leaks a fresh [`Site`] (entries are never freed, by design).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::thread;
+
+    fn fresh_site() -> &'static Site {
+        Box::leak(Box::new(Site::new("loom.rs", 1, 1, None)))
+    }
+
+    /// Reads the witness of `entry`: loom fails the model if the entry's initialisation
+    /// (by whichever thread created it) does not happen-before this read; the values must
+    /// be the entry's own `key` and `next`.
+    fn assert_initialised(entry: &Entry) {
+        let (key, next) = entry.init_witness.with(|w| {
+            // SAFETY: written only before publication; loom checks the ordering.
+            unsafe { *w }
+        });
+        assert_eq!(key, entry.key.as_ptr() as usize);
+        assert_eq!(next, entry.next as usize);
+    }
+
+    /// Two threads racing to create the entry of one key agree on one entry, and each
+    /// sees it fully initialised.
+    #[test]
+    fn loom_racing_creators_agree_on_one_entry() {
+        loom::model(|| {
+            let site = fresh_site();
+            let other = thread::spawn(move || {
+                let entry = site.entry("key");
+                assert_initialised(entry);
+                entry as *const Entry as usize
+            });
+            let mine = site.entry("key");
+            assert_initialised(mine);
+            assert_eq!(other.join().unwrap(), mine as *const Entry as usize);
+            // And the list holds it once.
+            let mut count = 0;
+            let mut cursor = site.entries.load(Ordering::Acquire);
+            // SAFETY: published entries are never freed.
+            while let Some(entry) = unsafe { cursor.as_ref() } {
+                count += 1;
+                cursor = entry.next;
+            }
+            assert_eq!(count, 1);
+        });
+    }
+
+    /// Two threads adding different keys at once (one CAS fails and retries on the new
+    /// head): both entries end up in the list, and a later lookup from either thread finds
+    /// the other's entry, fully initialised.
+    #[test]
+    fn loom_different_keys_both_survive_a_failed_cas() {
+        loom::model(|| {
+            let site = fresh_site();
+            let other = thread::spawn(move || {
+                let b = site.entry("b");
+                assert_initialised(b);
+                b as *const Entry as usize
+            });
+            let a = site.entry("a");
+            let b = other.join().unwrap();
+            let found_b = site.entry("b");
+            assert_initialised(found_b);
+            assert_eq!(found_b as *const Entry as usize, b);
+            assert!(ptr::eq(site.entry("a"), a));
+            assert_ne!(b, a as *const Entry as usize);
+        });
+    }
+
+    /// A reader that spins on the head until the writer's entry shows up sees it fully
+    /// initialised, and a lookup then returns that very entry.
+    #[test]
+    fn loom_reader_sees_a_fully_initialised_head() {
+        loom::model(|| {
+            let site = fresh_site();
+            let writer = thread::spawn(move || site.entry("k") as *const Entry as usize);
+            let head = loop {
+                let head = site.entries.load(Ordering::Acquire);
+                if !head.is_null() {
+                    break head;
+                }
+                thread::yield_now();
+            };
+            // SAFETY: published entries are never freed.
+            let entry = unsafe { &*head };
+            assert_initialised(entry);
+            assert_eq!(entry.key, "k");
+            assert!(ptr::eq(site.entry("k"), entry));
+            assert_eq!(writer.join().unwrap(), entry as *const Entry as usize);
+        });
     }
 }
