@@ -8,6 +8,8 @@ use crate::engine::{self, CallSpec};
 use crate::input::IntoParallelInput;
 use crate::site::Site;
 
+use rayon::prelude::*;
+
 /// How a loop may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -375,6 +377,9 @@ impl Parallel {
     }
 }
 
+/// Outputs at least this large are concatenated in parallel.
+const PARALLEL_CONCAT_BYTES: usize = 1 << 20;
+
 /// Ordered output of `map`: one vector per task, concatenated once at the end, so each
 /// output is moved once rather than once per level of the join tree.
 struct Chunks<R> {
@@ -412,15 +417,46 @@ impl<R> Chunks<R> {
         self
     }
 
-    fn into_vec(mut self) -> Vec<R> {
+    fn into_vec(mut self) -> Vec<R>
+    where
+        R: Send,
+    {
         self.seal();
         if self.done.len() == 1 {
             return self.done.pop().unwrap_or_default();
         }
         let mut out = Vec::with_capacity(self.len);
-        for chunk in self.done {
-            out.extend(chunk);
+        let bytes = self.len.saturating_mul(std::mem::size_of::<R>());
+        if bytes < PARALLEL_CONCAT_BYTES || !crate::exec::cpu::global_pool_runs() {
+            for chunk in self.done {
+                out.extend(chunk);
+            }
+            return out;
         }
+        // Large outputs: one thread copying them all would cap the speedup of the whole
+        // loop (16 cores compute 1M items faster than one core moves them), so each
+        // chunk moves into its own disjoint slice of the output in parallel.
+        let mut slots = Vec::with_capacity(self.done.len());
+        let mut rest = &mut out.spare_capacity_mut()[..self.len];
+        for chunk in &self.done {
+            let (slot, tail) = rest.split_at_mut(chunk.len());
+            slots.push(slot);
+            rest = tail;
+        }
+        self.done
+            .into_par_iter()
+            .zip(slots)
+            .for_each(|(chunk, slot)| {
+                for (dst, item) in slot.iter_mut().zip(chunk) {
+                    dst.write(item);
+                }
+            });
+        // SAFETY: the chunks hold `self.len` items in all, and each was moved into its
+        // own slot above: the slots tile the first `self.len` elements of the spare
+        // capacity exactly (one slice per chunk, of the chunk's length, in order), so
+        // every one of them is initialised once. Moves cannot panic, and `for_each`
+        // returns only after every chunk is done.
+        unsafe { out.set_len(self.len) };
         out
     }
 }

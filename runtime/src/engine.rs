@@ -104,7 +104,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
                 Mode::Io => Some(PlanKind::Io),
                 Mode::Seq => Some(PlanKind::Sequential),
             },
-            workers: self.spec.workers.map(clamp_workers),
+            workers: self.spec.workers.map(|w| clamp_workers(w, self.spec.mode)),
             chunk: self.spec.chunk.map(|c| c.max(1)),
         }
     }
@@ -488,7 +488,7 @@ where
     where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
-        let mut profiler = Profiler::start();
+        let mut profiler = Profiler::start(machine::cores());
         let mut acc = (self.work.init)();
         let mut rest = producer;
         while !profiler.done(Some(rest.len())) {
@@ -522,7 +522,7 @@ where
         It: Iterator,
         Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
     {
-        let mut profiler = Profiler::start();
+        let mut profiler = Profiler::start(machine::cores());
         let mut acc = (self.work.init)();
         let mut exhausted = false;
         while !exhausted && !profiler.done(None) {
@@ -587,13 +587,18 @@ fn bump(counter: &std::sync::atomic::AtomicU64, by: u64) {
     );
 }
 
-/// Clamps a user's worker count to what is sensible, warning once.
-fn clamp_workers(workers: usize) -> usize {
+/// Clamps a user's worker count to what is sensible, warning once: I/O workers to
+/// [`IO_WORKERS_CEILING`] threads, CPU threads to [`cpu::threads_ceiling`].
+fn clamp_workers(workers: usize, mode: Mode) -> usize {
     static WARNED: AtomicBool = AtomicBool::new(false);
-    if workers > IO_WORKERS_CEILING && !WARNED.swap(true, Ordering::Relaxed) {
+    let ceiling = match mode {
+        Mode::Cpu => cpu::threads_ceiling(),
+        _ => IO_WORKERS_CEILING,
+    };
+    if workers > ceiling && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
-            "autopar: warning: workers = {workers} is more threads than is sensible; using {IO_WORKERS_CEILING}"
+            "autopar: warning: workers = {workers} is more threads than is sensible; using {ceiling}"
         );
     }
-    workers.clamp(1, IO_WORKERS_CEILING)
+    workers.clamp(1, ceiling)
 }

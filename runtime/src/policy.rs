@@ -17,6 +17,7 @@ use std::fmt;
 
 /// What profiling measured about one item of a loop body.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Profile {
     /// Mean wall time of one item, in nanoseconds.
     pub item_ns: f64,
@@ -70,6 +71,8 @@ pub enum PlanKind {
 
 /// How to run the items of one call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
 pub enum Plan {
     /// Run every item on the calling thread, in order.
     Sequential,
@@ -148,6 +151,8 @@ pub const CPU_TASKS_PER_THREAD_IRREGULAR: usize = 16;
 pub const HIGH_SPREAD: f64 = 0.5;
 /// Below this CPU fraction the items mostly wait: an I/O plan with many workers pays.
 pub const IO_BOUND_CPU_FRACTION: f64 = 0.3;
+/// I/O workers per core beyond `1 ÷ CPU fraction`.
+pub const IO_WORKER_HEADROOM: f64 = 2.0;
 /// Work an I/O hand-out should carry when items are cheap, ns.
 pub const IO_TASK_TARGET_NS: f64 = 20_000.0;
 /// Fraction of a second thread that a shared, noisy machine actually delivers.
@@ -268,12 +273,16 @@ fn io_plan(
     sequential_ns: f64,
 ) -> Decision {
     let cpu_fraction = profile.cpu_fraction.clamp(0.01, 1.0);
-    let cores = machine.cores.max(1);
+    // The CPU this plan may use: the cores, or fewer if the user sized rayon's pool
+    // smaller (RAYON_NUM_THREADS is how Rust programs say "use this many cores").
+    let cores = machine.cores.min(machine.cpu_threads).max(1);
     let cap = machine.io_max_workers.max(1).min(n.max(1));
     let workers = match pinned.workers {
         Some(w) => w.clamp(1, machine.io_max_workers.max(1)),
-        // Enough workers that the waiting of the others keeps every core busy.
-        None => ((cores as f64 / cpu_fraction).ceil() as usize).clamp(1, cap),
+        // Enough workers that the waiting of the others keeps every core busy, with
+        // headroom: the measured CPU fraction of a short blocking item includes fixed
+        // syscall and timer costs that do not grow with more workers.
+        None => ((IO_WORKER_HEADROOM * cores as f64 / cpu_fraction).ceil() as usize).clamp(1, cap),
     };
     let item_ns = profile.item_ns.max(1e-3);
     let chunk = pinned.chunk.unwrap_or_else(|| {
@@ -470,8 +479,8 @@ mod tests {
         let Plan::Io { workers, chunk } = decide(&sleepy(1e6), 1_000, &m, &auto()).plan else {
             panic!("expected an I/O plan");
         };
-        // cores ÷ CPU fraction = 2 / 0.03 ≈ 67.
-        assert_eq!(workers, 67);
+        // headroom × cores ÷ CPU fraction = 2 × 2 / 0.03 ≈ 134.
+        assert_eq!(workers, 134);
         assert_eq!(chunk, 1);
         // Never more workers than items...
         let Plan::Io { workers, .. } = decide(&sleepy(1e6), 20, &m, &auto()).plan else {
@@ -488,6 +497,24 @@ mod tests {
             panic!("expected an I/O plan");
         };
         assert_eq!(workers, 8);
+    }
+
+    #[test]
+    fn a_smaller_cpu_pool_is_the_cpu_budget_of_io_plans_too() {
+        // RAYON_NUM_THREADS=1 on 16 cores: CPU-bound work must not spread over 16 I/O
+        // workers behind the user's back.
+        let one_thread = Machine {
+            cpu_threads: 1,
+            ..sixteen_cores()
+        };
+        let d = decide(&cpu(50_000.0), 10_000, &one_thread, &auto());
+        assert!(d.speedup() < 1.5, "{d:?}");
+        // Blocking work still gets many workers.
+        let Plan::Io { workers, .. } = decide(&sleepy(1e6), 1_000, &one_thread, &auto()).plan
+        else {
+            panic!("expected an I/O plan");
+        };
+        assert!(workers > 16);
     }
 
     #[test]

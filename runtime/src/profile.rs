@@ -10,8 +10,11 @@ use std::time::Instant;
 use crate::clock::thread_cpu_ns;
 use crate::policy::Profile;
 
-/// Profiling stops once it has spent this much wall time (and seen a few batches).
+/// Profiling stops once it has spent this much wall time (and seen a few batches), or
+/// less where the loop is short next to its parallel run on all cores.
 pub(crate) const BUDGET_NS: u64 = 100_000;
+/// ...but never less than this, where clock reads would be a visible share of it.
+const MIN_BUDGET_NS: f64 = 5_000.0;
 /// ...or once it has spent this fraction of the estimated total, whichever is later.
 /// Expensive items are decided on fewer batches rather than spend more than this.
 pub(crate) const MAX_FRACTION_OF_TOTAL: f64 = 0.02;
@@ -31,10 +34,12 @@ pub(crate) struct Profiler {
     batches: Vec<(usize, u64)>,
     items: usize,
     elapsed_ns: u64,
+    cores: usize,
 }
 
 impl Profiler {
-    pub(crate) fn start() -> Self {
+    /// Starts profiling a loop that could run on `cores` cores.
+    pub(crate) fn start(cores: usize) -> Self {
         let cpu_start = thread_cpu_ns();
         Profiler {
             started: Instant::now(),
@@ -42,6 +47,7 @@ impl Profiler {
             batches: Vec::with_capacity(MAX_BATCHES),
             items: 0,
             elapsed_ns: 0,
+            cores: cores.max(1),
         }
     }
 
@@ -70,11 +76,22 @@ impl Profiler {
         if remaining == Some(0) || self.batches.len() >= MAX_BATCHES {
             return true;
         }
-        if self.items == 0 || self.elapsed_ns < BUDGET_NS {
+        if self.items == 0 {
             return false;
         }
         let item_ns = self.elapsed_ns as f64 / self.items as f64;
         let total_ns = item_ns * (self.items + remaining.unwrap_or(self.items)) as f64;
+        // Profiling runs on one thread while the others wait: on many cores, a budget
+        // that is small next to the whole loop is large next to its parallel run.
+        let budget_ns = match remaining {
+            Some(_) => (BUDGET_NS as f64)
+                .min(total_ns / (2.0 * self.cores as f64))
+                .max(MIN_BUDGET_NS),
+            None => BUDGET_NS as f64,
+        };
+        if (self.elapsed_ns as f64) < budget_ns {
+            return false;
+        }
         self.batches.len() >= MIN_BATCHES
             || self.elapsed_ns >= EXPENSIVE_NS
             || self.elapsed_ns as f64 >= MAX_FRACTION_OF_TOTAL * total_ns
@@ -143,13 +160,13 @@ mod tests {
 
     #[test]
     fn profiling_stops_at_the_budget_or_the_end() {
-        let mut profiler = Profiler::start();
+        let mut profiler = Profiler::start(2);
         assert!(!profiler.done(Some(10)));
         profiler.time(|| (1, ()));
         assert!(profiler.done(Some(0)));
         // Cheap items: keeps going while under budget.
         assert!(!profiler.done(Some(1_000_000)));
-        let mut profiler = Profiler::start();
+        let mut profiler = Profiler::start(2);
         // Expensive items: one batch worth 2% of the total is enough...
         profiler.batches.push((1, 200_000));
         profiler.items = 1;
@@ -161,5 +178,23 @@ mod tests {
         profiler.items = 3;
         profiler.elapsed_ns = 2_200_000;
         assert!(profiler.done(Some(10_000)));
+    }
+
+    #[test]
+    fn many_cores_cut_profiling_short_on_short_loops() {
+        // Six batches (63 items) of a 1000-item loop at 500 ns per item.
+        let done_after = |cores: usize, item_ns: u64| {
+            let mut profiler = Profiler::start(cores);
+            profiler.batches = (0..6).map(|b| (1 << b, (1 << b) * item_ns)).collect();
+            profiler.items = 63;
+            profiler.elapsed_ns = 63 * item_ns;
+            profiler.done(Some(1000 - 63))
+        };
+        // 1000 × 500 ns = 500 µs: 2 cores profile up to the 100 µs budget; 16 cores
+        // stop at 1/32 of the loop (~16 µs), a fraction of its ~35 µs parallel run.
+        assert!(!done_after(2, 500));
+        assert!(done_after(16, 500));
+        // Never below MIN_BUDGET_NS, however short the loop.
+        assert!(!done_after(16, 50));
     }
 }

@@ -150,3 +150,21 @@ fn empty_inputs_of_every_kind() {
         assert_eq!(plan.reduce(0..0u64, || 0, count, |a, b| a + b), 0);
     }
 }
+
+#[test]
+fn large_outputs_are_concatenated_in_order() {
+    // Over a mebibyte of output: the chunks move into place in parallel.
+    let n = 300_000usize;
+    for plan in [
+        Parallel::cpu().chunk(1000),
+        Parallel::io().workers(4).chunk(5000),
+        Parallel::auto(),
+    ] {
+        let out = plan.map(0..n, |i| i.to_string());
+        assert_eq!(out.len(), n);
+        assert!(
+            out.iter().enumerate().all(|(i, s)| *s == i.to_string()),
+            "{plan:?}"
+        );
+    }
+}

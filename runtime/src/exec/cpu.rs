@@ -36,10 +36,16 @@ pub(crate) fn threads() -> usize {
     }
 }
 
+/// Most threads a CPU pool gets: more than a few per core only adds switching.
+pub(crate) fn threads_ceiling() -> usize {
+    (4 * crate::machine::cores()).max(8)
+}
+
 /// The pool a CPU plan of `threads` threads runs on: rayon's global pool when it has
 /// that many threads (it respects `RAYON_NUM_THREADS`), else a dedicated pool, built once
 /// per distinct size and kept.
 pub(crate) fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
+    let threads = threads.min(threads_ceiling());
     if threads == self::threads() || threads == 0 {
         return None;
     }
