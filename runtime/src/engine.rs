@@ -22,6 +22,11 @@ use crate::{Mode, machine, report};
 
 /// Observed cost per item this many times above or below the baseline counts as drift.
 const DRIFT_FACTOR: f64 = 2.0;
+/// Sequential calls shorter than this never count as drift (timer and cache noise).
+const DRIFT_FLOOR_SEQUENTIAL_NS: f64 = 5_000.0;
+/// Parallel calls shorter than this never count as drift: their time is dominated by
+/// whether the pool's threads were awake, not by the items.
+const DRIFT_FLOOR_PARALLEL_NS: f64 = 1_000_000.0;
 /// Consecutive drifting calls before a site re-profiles.
 const DRIFT_STRIKES: u32 = 3;
 /// Sequential calls predicted shorter than this are timed only one call in
@@ -255,10 +260,20 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
         bump(&state.timed_calls, 1);
         let baseline = load_f64(&state.observed_ns_per_item);
+        // Below a floor, a call's time says more about clocks, caches and (for parallel
+        // plans) whether the pool was awake than about the items: such calls refine the
+        // baseline but never count as drift.
+        let floor_ns = match plan {
+            Plan::Sequential => DRIFT_FLOOR_SEQUENTIAL_NS,
+            _ => DRIFT_FLOOR_PARALLEL_NS,
+        };
+        let too_short = (observed.max(baseline) * items as f64) < floor_ns;
         let drifting = if baseline <= 0.0 {
             store_f64(&state.observed_ns_per_item, observed);
             false
-        } else if (1.0 / DRIFT_FACTOR..=DRIFT_FACTOR).contains(&(observed / baseline)) {
+        } else if too_short
+            || (1.0 / DRIFT_FACTOR..=DRIFT_FACTOR).contains(&(observed / baseline))
+        {
             state.drift_strikes.store(0, Ordering::Relaxed);
             store_f64(&state.observed_ns_per_item, 0.8 * baseline + 0.2 * observed);
             false
