@@ -26,8 +26,21 @@ const CPU_TASK_NS: f64 = 300.0;
 /// Caller-side cost of handing one job to an I/O worker (a channel send and a wake-up).
 const IO_WORKER_NS: f64 = 3_000.0;
 
+/// What a loop decided on a pool thread assumes until a thread outside the pools has
+/// measured the machine: the middle of the range measured on shared 2-vCPU machines.
+const UNMEASURED: Calibration = Calibration {
+    cpu_fork_ns: 50_000.0,
+};
+
 fn calibration() -> Calibration {
     static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
+    // A rayon worker must never measure nor wait for the measurement: measuring needs
+    // every rayon worker to answer, so a worker blocked here (or measuring from inside
+    // the pool) would deadlock it. I/O workers keep out too: their callers may be rayon
+    // workers waiting on them.
+    if rayon::current_thread_index().is_some() || io_pool::on_worker_thread() {
+        return CALIBRATION.get().copied().unwrap_or(UNMEASURED);
+    }
     *CALIBRATION.get_or_init(|| {
         if !cpu::global_pool_runs() {
             return Calibration {
