@@ -2,7 +2,8 @@
 //!
 //! Grammar: an optional mode (`auto`, `cpu`, `io`, `seq`; `auto` if left out)
 //! followed by comma-separated options: `workers = <usize expr>`,
-//! `chunk = <usize expr>`, `label = "<str>"`, `allow_nested`.
+//! `chunk = <usize expr>`, `label = "<str>"`, `progress` or `progress = "<str>"`,
+//! `allow_nested`.
 //!
 //! Parsing is in two steps so that one build reports every mistake: the
 //! syntax step ([`RawItem`]) only fails on tokens it cannot make sense of at
@@ -27,6 +28,7 @@ mod kw {
     syn::custom_keyword!(workers);
     syn::custom_keyword!(chunk);
     syn::custom_keyword!(label);
+    syn::custom_keyword!(progress);
     syn::custom_keyword!(allow_nested);
 }
 
@@ -39,6 +41,7 @@ const NAMES: &[&str] = &[
     "workers",
     "chunk",
     "label",
+    "progress",
     "allow_nested",
 ];
 
@@ -90,6 +93,9 @@ pub struct Args {
     pub chunk: Option<Expr>,
     /// `label = "<str>"`.
     pub label: Option<LitStr>,
+    /// `progress` (an empty message: the bar shows the label) or
+    /// `progress = "<str>"`.
+    pub progress: Option<LitStr>,
     /// `allow_nested`: silences the nested-parallelism warning.
     pub allow_nested: bool,
 }
@@ -133,6 +139,7 @@ impl Args {
             workers: inherit(&inner.workers, &self.workers),
             chunk: inherit(&inner.chunk, &self.chunk),
             label: inner.label.clone().or_else(|| self.label.clone()),
+            progress: inner.progress.clone().or_else(|| self.progress.clone()),
             allow_nested: inner.allow_nested || self.allow_nested,
         }
     }
@@ -145,6 +152,7 @@ impl Args {
         // The spans of the first `workers`/`chunk`, to report a `seq` conflict.
         let mut sized: Vec<(&'static str, Span)> = Vec::new();
         let mut label_seen = false;
+        let mut progress_seen = false;
         for item in items {
             let span = item.name.span();
             match item.key {
@@ -258,6 +266,32 @@ impl Args {
                     }
                     label_seen = true;
                 }
+                Key::Progress => {
+                    seen_option = true;
+                    let message = match item.value {
+                        None => Some(LitStr::new("", span)),
+                        Some(Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s),
+                            ..
+                        })) => Some(s),
+                        Some(other) => {
+                            cx.error_spanned_by(
+                                other,
+                                help(
+                                    "`progress` takes a string literal, the bar's message",
+                                    "write `progress = \"Downloading\"`, or `progress` alone",
+                                ),
+                            );
+                            None
+                        }
+                    };
+                    if progress_seen {
+                        cx.error(span, help("duplicate option `progress`", "give it once"));
+                    } else {
+                        args.progress = message;
+                    }
+                    progress_seen = true;
+                }
                 Key::AllowNested => {
                     seen_option = true;
                     if let Some(value) = &item.value {
@@ -313,6 +347,7 @@ enum Key {
     Workers,
     Chunk,
     Label,
+    Progress,
     AllowNested,
     Unknown,
 }
@@ -344,6 +379,8 @@ impl Parse for RawItem {
             Key::Chunk
         } else if la.peek(kw::label) {
             Key::Label
+        } else if la.peek(kw::progress) {
+            Key::Progress
         } else if la.peek(kw::allow_nested) {
             Key::AllowNested
         } else if input.peek(Ident::peek_any) {
@@ -399,6 +436,7 @@ fn closest(name: &str) -> Option<&'static str> {
         }
         "name" | "tag" | "title" => Some("label"),
         "nested" | "allow_nesting" | "nest" => Some("allow_nested"),
+        "progress_bar" | "bar" | "show_progress" | "progressbar" => Some("progress"),
         "sequential" | "serial" | "none" | "off" => Some("seq"),
         "compute" | "cpu_bound" | "rayon" => Some("cpu"),
         "blocking" | "io_bound" | "i_o" => Some("io"),
@@ -465,13 +503,30 @@ mod tests {
             workers = 50,
             chunk = n / 4,
             label = "fetch",
+            progress = "Downloading",
             allow_nested,
         ));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(args.mode(), Mode::Io);
         assert!(args.workers.is_some() && args.chunk.is_some());
         assert_eq!(args.label.unwrap().value(), "fetch");
+        assert_eq!(args.progress.unwrap().value(), "Downloading");
         assert!(args.allow_nested);
+    }
+
+    #[test]
+    fn progress_flag_and_message() {
+        let (args, errors) = parse(quote!(seq, progress));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(args.progress.unwrap().value(), "");
+        let (_, errors) = parse(quote!(progress = 3, progress, progress_bar));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("`progress` takes a string literal"));
+        assert!(errors[1].contains("duplicate option `progress`"));
+        assert!(errors[2].contains("did you mean `progress`?"));
+        let (outer, _) = parse(quote!(io, progress = "fn"));
+        let (inner, _) = parse(quote!(cpu));
+        assert_eq!(outer.merged(&inner).progress.unwrap().value(), "fn");
     }
 
     #[test]

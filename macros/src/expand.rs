@@ -9,7 +9,7 @@
 //!     static __AUTOPAR_SITE: Site = Site::new(file!(), line!(), column!(), LABEL); // at `for`
 //!     let __autopar_w0 = reduce::witness(&total);          // one per reduction
 //!     let __autopar_result: Result<_, Infallible> =         // `_` error type when `?` is used
-//!         parallel(&__AUTOPAR_SITE, Mode::Auto).workers(..).chunk(..)
+//!         parallel(&__AUTOPAR_SITE, Mode::Auto).workers(..).chunk(..).progress(..)
 //!         .try_fold(
 //!             (&InputWrap::new(EXPR)).__autopar_input(),     // autoref-selected input
 //!             move || (__autopar_w0.zero(),),                // fresh partials
@@ -118,6 +118,11 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         let at = gen_span(value.span());
         let method = Ident::new(name, at);
         Some(quote_spanned!(at=> .#method(#value)))
+    });
+    // `.progress("...")`: a bar on stderr with the `progress` feature, nothing without.
+    let progress = parts.args.progress.as_ref().map(|message| {
+        let at = gen_span(message.span());
+        quote_spanned!(at=> .progress(#message))
     });
 
     // The input and the pattern the fold closure takes.
@@ -242,6 +247,7 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
                 ::autopar::__private::Mode::#mode,
             )
             #(#options)*
+            #progress
             .try_fold(
                 #input,
                 #init,

@@ -51,6 +51,8 @@ pub(crate) struct CallSpec {
     pub(crate) workers: Option<usize>,
     pub(crate) chunk: Option<usize>,
     pub(crate) label: Option<&'static str>,
+    /// `.progress(message)`: show a progress bar (feature `progress`).
+    pub(crate) progress: Option<&'static str>,
 }
 
 /// Runs one call: the general form every public method lowers to.
@@ -74,13 +76,16 @@ where
     if let Some(label) = spec.label {
         entry.label.get_or_init(|| label);
     }
-    let work = Work::new(&init, &fold, &combine);
+    let _trace = crate::trace::call(entry, spec.mode);
+    let input = input.into_parallel_input();
+    let progress = crate::progress::start(spec.progress, entry, input.exact_len());
+    let work = Work::new(&init, &fold, &combine).with_progress(progress);
     let call = Call {
         spec,
         entry,
         work: &work,
     };
-    let result = input.into_parallel_input().drive(call);
+    let result = input.drive(call);
     work.finish(result)
 }
 
@@ -237,6 +242,9 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         state
             .plan
             .store(site::pack(decision.plan), Ordering::Release);
+        if previous != Some(decision.plan) {
+            crate::trace::decision(self.entry, remaining, profile, decision);
+        }
         if config().log && previous != Some(decision.plan) {
             eprintln!(
                 "{}",
@@ -271,8 +279,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let drifting = if baseline <= 0.0 {
             store_f64(&state.observed_ns_per_item, observed);
             false
-        } else if too_short
-            || (1.0 / DRIFT_FACTOR..=DRIFT_FACTOR).contains(&(observed / baseline))
+        } else if too_short || (1.0 / DRIFT_FACTOR..=DRIFT_FACTOR).contains(&(observed / baseline))
         {
             state.drift_strikes.store(0, Ordering::Relaxed);
             store_f64(&state.observed_ns_per_item, 0.8 * baseline + 0.2 * observed);
@@ -318,6 +325,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             state.drift_strikes.store(0, Ordering::Relaxed);
             state.plan.store(site::pack(plan), Ordering::Release);
             state.time_every_call.store(true, Ordering::Relaxed);
+            crate::trace::trial_kept(self.entry, items, plan, sequential / best);
         } else if state.trials.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_TRIALS {
             state.trial_plan.store(0, Ordering::Relaxed);
         }
@@ -376,6 +384,7 @@ where
                     }
                 };
                 let offset = (len - rest.len()) as u64;
+                self.work.progressed(offset as usize);
                 // Decided for the whole length: the plan is for the calls to come, and
                 // profiling may have run all of this one (every call under the budget).
                 let plan = self.decide(class, &profile, len);
@@ -424,6 +433,7 @@ where
                     }
                 };
                 let profiled = counted.taken();
+                self.work.progressed(profiled);
                 // Decided for the whole length, as for indexed inputs.
                 let remaining = match (exact, exhausted) {
                     (Some(n), _) => n,

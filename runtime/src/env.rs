@@ -5,10 +5,12 @@
 //! | `AUTOPAR` | `auto`, `seq` | `auto` |
 //! | `AUTOPAR_LOG` | `0`/`1` (`false`/`true`, `off`/`on`) | `0` |
 //! | `AUTOPAR_IO_MAX_WORKERS` | integer ≥ 1 | 256 |
+//! | `AUTOPAR_PROFILE` | path of a file written by `autopar::save_profile` | none |
 //!
 //! A malformed value prints one warning to stderr and the default is used: a typo in
 //! an environment variable must never take a program down.
 
+use std::path::PathBuf;
 use std::sync::LazyLock;
 
 /// Hard ceiling on I/O workers: each is an OS thread.
@@ -24,6 +26,8 @@ pub(crate) struct Config {
     pub log: bool,
     /// `AUTOPAR_IO_MAX_WORKERS`.
     pub io_max_workers: usize,
+    /// `AUTOPAR_PROFILE`: a saved profile to load at first use (see `persist`).
+    pub profile: Option<PathBuf>,
 }
 
 static CONFIG: LazyLock<Config> = LazyLock::new(|| {
@@ -86,11 +90,16 @@ pub(crate) fn parse(lookup: impl Fn(&str) -> Option<String>) -> (Config, Vec<Str
             Ok(n) => n as usize,
         },
     };
+    // Read as given (not trimmed: a path may end in a space); empty means unset.
+    let profile = lookup("AUTOPAR_PROFILE")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from);
     (
         Config {
             force_sequential,
             log,
             io_max_workers,
+            profile,
         },
         warnings,
     )
@@ -116,7 +125,8 @@ mod tests {
             Config {
                 force_sequential: false,
                 log: false,
-                io_max_workers: 256
+                io_max_workers: 256,
+                profile: None,
             }
         );
         assert!(warnings.is_empty());
@@ -128,8 +138,13 @@ mod tests {
             ("AUTOPAR", "seq"),
             ("AUTOPAR_LOG", "1"),
             ("AUTOPAR_IO_MAX_WORKERS", " 32 "),
+            ("AUTOPAR_PROFILE", "target/autopar profile.txt"),
         ]);
         assert!(config.force_sequential && config.log);
+        assert_eq!(
+            config.profile.as_deref(),
+            Some(std::path::Path::new("target/autopar profile.txt"))
+        );
         assert_eq!(config.io_max_workers, 32);
         assert!(warnings.is_empty());
     }

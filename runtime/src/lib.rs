@@ -58,6 +58,58 @@
 //! Rust does not run attribute macros on statements, so the function's attribute is what
 //! finds and rewrites the loop.
 //!
+//! ## Modes and options
+//! | attribute | builder | effect |
+//! |---|---|---|
+//! | `auto` (default) | [`Parallel::auto`] | profile, then sequential, CPU pool or I/O pool |
+//! | `cpu` | [`Parallel::cpu`] | always rayon's pool |
+//! | `io` | [`Parallel::io`] | always the I/O pool (for blocking items) |
+//! | `seq` | [`Parallel::seq`] | always sequential, on the calling thread |
+//! | `workers = n` | [`.workers(n)`](Parallel::workers) | threads (CPU) or workers (I/O) |
+//! | `chunk = n` | [`.chunk(n)`](Parallel::chunk) | items per task |
+//! | `label = "…"` | [`.label("…")`](Parallel::label) | the loop's name in [`report()`] and logs |
+//! | `progress`, `progress = "…"` | [`.progress("…")`](Parallel::progress) | a progress bar (feature `progress`) |
+//! | `allow_nested` | — | silences the nested-parallelism warning |
+//!
+//! `workers` and `chunk` take any `usize` expression, evaluated once per call; they
+//! conflict with `seq`. Options a loop's own attribute gives win over the function's.
+//!
+//! ## What the body may contain
+//! Anything that only reads what is outside the loop (it must be `Sync`), plus:
+//! - `continue`, which ends the iteration;
+//! - `?`, which stops the loop: no further items start, running ones finish, and the
+//!   function returns the error of the earliest failed item (or `None`);
+//! - reductions and indexed writes, below.
+//!
+//! `break`, `return`, `.await`, labelled jumps out of the loop and assignments to outer
+//! variables are compile errors that point at the code and say what to write instead.
+//! A panic in an item stops the loop the same way and is re-raised on the calling thread.
+//!
+//! ## Reductions
+//! `x += e` (and `-= *= |= &= ^=`), `x = x.max(e)` / `x.min(e)`, `v.push(e)`,
+//! `v.extend(e)`, `set.insert(e)` and `map.insert(k, v)` on variables declared outside the
+//! loop (and not otherwise used in it) get one partial per task, combined in input
+//! order: `Vec`s keep the sequential order, the last insert of a key wins, and integer
+//! results are exact. Float sums may differ in the last bits (the additions are grouped
+//! differently).
+//!
+//! ## Indexed writes
+//! In `for i in a..b`, writes `out[i] = e` (also `out[i] += e`, `out[i].field = e`) to a
+//! slice or `Vec` used only as `out[i]` give each item its own element, so the loop runs
+//! in parallel without locks:
+//!
+//! ```
+//! #[autopar::parallel]
+//! fn double(src: &[u32], out: &mut [u32]) {
+//!     for i in 0..src.len() {
+//!         out[i] = src[i] * 2;
+//!     }
+//! }
+//! let mut out = vec![0; 4];
+//! double(&[1, 2, 3, 4], &mut out);
+//! assert_eq!(out, [2, 4, 6, 8]);
+//! ```
+//!
 //! ## How `auto` decides
 //! Sequential time is `n × per-item cost`. A CPU plan pays a measured fork cost, then
 //! divides the work among the pool's threads; an I/O plan overlaps the waiting part of
@@ -76,14 +128,55 @@
 //! loop rides work stealing, inside the I/O pool it plans with the workers that are
 //! still free, and the I/O pool never grows beyond its maximum.
 //!
+//! ## Saved profiles
+//! What the loops learned can outlive the process: [`save_profile`] writes each loop's
+//! per-item cost, CPU fraction and spread to a small text file, and [`load_profile`] —
+//! or `AUTOPAR_PROFILE=path`, read at first use — loads it, so the first call of a known
+//! loop decides at once instead of profiling. Entries measured by another build of the
+//! program are ignored, and a missing or corrupt file is one warning, never a panic.
+//!
+//! ```
+//! let path = std::env::temp_dir().join(format!("autopar-guide-{}.txt", std::process::id()));
+//! autopar::Parallel::auto().for_each(0..1000, |i| { std::hint::black_box(i); });
+//! autopar::save_profile(&path)?; // at the end of a run
+//! autopar::load_profile(&path)?; // at the start of the next (or AUTOPAR_PROFILE)
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! ## Environment
 //! - `AUTOPAR=seq` runs every loop sequentially (debugging).
 //! - `AUTOPAR_LOG=1` prints each new or changed decision to stderr.
 //! - `AUTOPAR_IO_MAX_WORKERS=n` caps the I/O pool (default 256).
+//! - `AUTOPAR_PROFILE=path` loads a saved profile at first use ([`load_profile`]).
 //! - `RAYON_NUM_THREADS` sizes the CPU pool, as for rayon.
 //!
 //! A malformed value prints one warning and the default is used.
+//!
+//! ## Cargo features
+//! All off by default, so the default build depends on rayon, crossbeam and libc only;
+//! code written for a feature compiles without it.
+//! - `progress`: [`Parallel::progress`] and `#[parallel(progress)]` draw an
+//!   [indicatif](https://docs.rs/indicatif) bar on stderr when it is a terminal (without
+//!   the feature they do nothing).
+//! - `tracing`: each new or changed decision is an `INFO` event of target `autopar`
+//!   (site, label, n, plan, workers, chunk, per-item ns, CPU fraction, spread, predicted
+//!   speedup); at `DEBUG`, each call is a span `autopar.call` with its `elapsed_ns`.
+//! - `serde`: [`Report`], [`SiteReport`], [`ClassReport`], [`policy::Plan`] and
+//!   [`policy::Profile`] are `Serialize + Deserialize`, and `Report::to_json` writes the
+//!   schema documented in the README.
+//!
+//! ## Limits
+//! - A loop's first call pays for profiling (about 100 µs, and at most ~2% of the call);
+//!   a saved profile removes it.
+//! - Decisions are per call site, loop-body type and power-of-two input size; a loop
+//!   whose cost per item depends on other inputs is re-profiled when it drifts 2×.
+//! - Items must be `Send` and what the body reads must be `Sync`; inputs of unknown
+//!   length are pulled under a lock in batches.
+//! - Workers are OS threads: at most `AUTOPAR_IO_MAX_WORKERS` (4096 at most) block at
+//!   once; use an async runtime for tens of thousands of concurrent waits.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
 mod clock;
@@ -92,15 +185,19 @@ mod env;
 mod exec;
 mod input;
 mod machine;
+mod persist;
 pub mod policy;
 mod profile;
+mod progress;
 mod report;
 mod site;
 mod sync;
+mod trace;
 
 pub use api::{Mode, Parallel};
 pub use autopar_macros::parallel;
 pub use input::{IntoParallelInput, Iter, ParallelInput, iter};
+pub use persist::{load_profile, save_profile};
 pub use report::{ClassReport, Report, SiteReport, report};
 
 #[doc(hidden)]

@@ -21,6 +21,7 @@ use crate::site::{self, CLASSES, Entry, UNKNOWN_LEN_CLASS, load_f64};
 /// println!("{report}");
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Report {
     /// One entry per loop (and loop-body type, for loops in generic functions).
@@ -31,6 +32,7 @@ pub struct Report {
 
 /// What one loop has run and decided.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct SiteReport {
     /// `file:line:column` of the loop.
@@ -41,8 +43,14 @@ pub struct SiteReport {
     pub calls: u64,
     /// Items processed so far (approximate when calls race).
     pub items: u64,
-    /// The measured cost of one item, if the loop was profiled.
+    /// The measured cost of one item, if the loop was profiled (or loaded).
     pub profile: Option<Profile>,
+    /// Times the loop was profiled (its first items measured): 0 for a loop that ran
+    /// only pinned plans, or that decided from a loaded profile
+    /// ([`load_profile`](crate::load_profile)).
+    pub profiled: u32,
+    /// Whether `profile` came from a saved profile rather than from measuring here.
+    pub profile_loaded: bool,
     /// Times the loop re-profiled because its cost drifted.
     pub retunes: u32,
     /// One row per input size class the loop has seen.
@@ -51,6 +59,7 @@ pub struct SiteReport {
 
 /// The decision for one input size class of a loop.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct ClassReport {
     /// Smallest input length in this class (`None`: inputs of unknown length).
@@ -81,6 +90,38 @@ pub fn report() -> Report {
     Report {
         sites,
         io_pool_threads: IoPool::global().threads(),
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Report {
+    /// The version of the JSON schema written by [`to_json`](Report::to_json), its
+    /// `"schema"` field. It changes only when a field is renamed or removed or changes
+    /// meaning; new fields may be added within a version.
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// The report as pretty-printed JSON, for a dashboard or a CI check (feature
+    /// `serde`); the schema is in the README. Reading it back with
+    /// `serde_json::from_str::<Report>` ignores the `"schema"` field.
+    ///
+    /// ```
+    /// autopar::Parallel::auto().label("json").for_each(0..100, |_| ());
+    /// let json = autopar::report().to_json();
+    /// assert!(json.contains("\"schema\": 1"));
+    /// assert!(json.contains("\"label\": \"json\""));
+    /// ```
+    pub fn to_json(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Versioned<'r> {
+            schema: u32,
+            #[serde(flatten)]
+            report: &'r Report,
+        }
+        serde_json::to_string_pretty(&Versioned {
+            schema: Report::SCHEMA_VERSION,
+            report: self,
+        })
+        .expect("a report always serializes")
     }
 }
 
@@ -127,6 +168,8 @@ fn site_report(entry: &'static Entry) -> SiteReport {
         calls: classes.iter().map(|c| c.calls).sum(),
         items: classes.iter().map(|c| c.items).sum(),
         profile,
+        profiled: entry.profiled.load(Ordering::Relaxed),
+        profile_loaded: entry.profile_loaded.load(Ordering::Relaxed),
         retunes: entry.retunes.load(Ordering::Relaxed),
         classes,
     }
@@ -266,5 +309,82 @@ fn count(n: f64) -> String {
         format!("{}k", (n / 1e3).round())
     } else {
         format!("{}M", (n / 1e6).round())
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+    use crate::Parallel;
+
+    #[test]
+    fn the_report_round_trips_through_json() {
+        Parallel::auto()
+            .label("json tiny")
+            .for_each(0..1000u32, |x| {
+                std::hint::black_box(x);
+            });
+        Parallel::io()
+            .workers(4)
+            .label("json io")
+            .for_each(0..8, |_| ());
+        Parallel::cpu()
+            .chunk(16)
+            .label("json cpu")
+            .for_each(crate::iter(0..100), |_| ());
+        let report = report();
+        let json = report.to_json();
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn the_json_schema_is_as_documented() {
+        Parallel::io()
+            .workers(3)
+            .label("schema io")
+            .for_each(0..8, |_| ());
+        let json: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
+        assert_eq!(json["schema"], 1);
+        assert!(json["io_pool_threads"].is_u64());
+        let site = json["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["label"] == "schema io")
+            .unwrap();
+        for key in [
+            "location",
+            "label",
+            "calls",
+            "items",
+            "profile",
+            "profiled",
+            "profile_loaded",
+            "retunes",
+            "classes",
+        ] {
+            assert!(site.get(key).is_some(), "no {key} in {site}");
+        }
+        let class = &site["classes"][0];
+        assert_eq!(class["min_len"], 8);
+        assert_eq!(class["calls"], 1);
+        assert_eq!(
+            class["plan"],
+            serde_json::json!({"kind": "io", "workers": 3, "chunk": 1})
+        );
+        assert!(class["predicted_speedup"].is_null() || class["predicted_speedup"].is_f64());
+        let sequential = serde_json::to_value(Plan::Sequential).unwrap();
+        assert_eq!(sequential, serde_json::json!({"kind": "sequential"}));
+        let profile = serde_json::to_value(Profile {
+            item_ns: 1.5,
+            cpu_fraction: 1.0,
+            spread: 0.0,
+        })
+        .unwrap();
+        assert_eq!(
+            profile,
+            serde_json::json!({"item_ns": 1.5, "cpu_fraction": 1.0, "spread": 0.0})
+        );
     }
 }

@@ -224,6 +224,10 @@ pub(crate) struct Entry {
     pub(crate) label: OnceLock<&'static str>,
     /// The per-item profile measured (or re-measured) at this site.
     pub(crate) learned: Mutex<Option<Profile>>,
+    /// Whether `learned` came from a saved profile (`persist`), not measured here.
+    pub(crate) profile_loaded: AtomicBool,
+    /// Times this loop was profiled (its first items measured).
+    pub(crate) profiled: AtomicU32,
     pub(crate) retunes: AtomicU32,
     pub(crate) classes: [ClassState; CLASSES],
     /// Under loom: a model-checked shadow of the plain fields `key` and `next`, written
@@ -241,12 +245,19 @@ unsafe impl Sync for Entry {}
 
 impl Entry {
     fn new(site: &'static Site, key: &'static str) -> Entry {
+        // A loop a saved profile of this build knows starts with its costs.
+        #[cfg(not(loom))]
+        let preloaded = crate::persist::preloaded(site, key);
+        #[cfg(loom)]
+        let preloaded = None;
         Entry {
             site,
             key,
             next: ptr::null_mut(),
             label: OnceLock::new(),
-            learned: Mutex::new(None),
+            learned: Mutex::new(preloaded),
+            profile_loaded: AtomicBool::new(preloaded.is_some()),
+            profiled: AtomicU32::new(0),
             retunes: AtomicU32::new(0),
             classes: std::array::from_fn(|_| ClassState::default()),
             #[cfg(loom)]
@@ -262,12 +273,15 @@ impl Entry {
     /// Replaces the learned profile; every class decides again on its next call.
     pub(crate) fn learn(&self, profile: Profile) {
         *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = Some(profile);
+        self.profiled.fetch_add(1, Ordering::Relaxed);
+        self.profile_loaded.store(false, Ordering::Relaxed);
         self.clear_plans();
     }
 
     /// Forgets the learned profile: the next call profiles again.
     pub(crate) fn forget(&self) {
         *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.profile_loaded.store(false, Ordering::Relaxed);
         self.clear_plans();
     }
 

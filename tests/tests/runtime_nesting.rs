@@ -86,7 +86,7 @@ fn a_parallel_loop_inside_rayon_and_inside_the_io_pool() {
             .chunk(10)
             .reduce(0..10_000u64, || 0, |a, x| a + x, |a, b| a + b)
     });
-    assert_eq!(inside, (0..10_000u64).sum());
+    assert_eq!(inside, (0..10_000u64).sum::<u64>());
     let from_io: Vec<u64> = Parallel::io().workers(8).map(0..8u64, |i| {
         Parallel::io()
             .workers(8)

@@ -22,6 +22,8 @@ pub(crate) struct Work<'f, Init, Fold, Comb, E> {
     pub(crate) fold: &'f Fold,
     pub(crate) combine: &'f Comb,
     pub(crate) outcome: Outcome<E>,
+    /// The call's progress bar, if it shows one (always `None` without the feature).
+    progress: Option<crate::progress::Progress>,
 }
 
 impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
@@ -31,12 +33,58 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
             fold,
             combine,
             outcome: Outcome::new(),
+            progress: None,
+        }
+    }
+
+    /// Counts the items of every task on `progress`.
+    pub(crate) fn with_progress(mut self, progress: Option<crate::progress::Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Counts items run outside a task (profiling) on the progress bar.
+    #[inline]
+    pub(crate) fn progressed(&self, items: usize) {
+        if let Some(progress) = &self.progress {
+            progress.add(items);
         }
     }
 
     /// Runs one task: `items` into a fresh accumulator. `position` orders the task among
     /// the others (used to report the earliest error). `None` if the call has failed.
+    #[inline]
     pub(crate) fn task<A, T, I>(&self, position: u64, items: I) -> Option<A>
+    where
+        Init: Fn() -> A,
+        Fold: Fn(A, T) -> Result<A, E>,
+        I: Iterator<Item = T>,
+    {
+        match &self.progress {
+            None => self.run_task(position, items),
+            Some(progress) => self.counted_task(position, progress, items),
+        }
+    }
+
+    /// A task of a call with a progress bar: out of line, so calls without one run the
+    /// same code as without the feature.
+    #[inline(never)]
+    fn counted_task<A, T, I>(
+        &self,
+        position: u64,
+        progress: &crate::progress::Progress,
+        items: I,
+    ) -> Option<A>
+    where
+        Init: Fn() -> A,
+        Fold: Fn(A, T) -> Result<A, E>,
+        I: Iterator<Item = T>,
+    {
+        self.run_task(position, progress.count(items))
+    }
+
+    #[inline]
+    fn run_task<A, T, I>(&self, position: u64, items: I) -> Option<A>
     where
         Init: Fn() -> A,
         Fold: Fn(A, T) -> Result<A, E>,
@@ -76,6 +124,9 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     /// Ends the call: re-raises the first panic, else returns the earliest error, else
     /// the accumulator.
     pub(crate) fn finish<A>(self, result: Option<A>) -> Result<A, E> {
+        if let Some(progress) = &self.progress {
+            progress.end(self.outcome.failed());
+        }
         self.outcome.finish(result)
     }
 }
