@@ -513,7 +513,7 @@ where
     where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
-        let mut profiler = Profiler::start(machine::cores());
+        let mut profiler = Profiler::start();
         let mut acc = (self.work.init)();
         let mut rest = producer;
         while !profiler.done(Some(rest.len())) {
@@ -547,7 +547,7 @@ where
         It: Iterator,
         Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
     {
-        let mut profiler = Profiler::start(machine::cores());
+        let mut profiler = Profiler::start();
         let mut acc = (self.work.init)();
         let mut exhausted = false;
         while !exhausted && !profiler.done(None) {

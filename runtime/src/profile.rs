@@ -34,12 +34,19 @@ pub(crate) struct Profiler {
     batches: Vec<(usize, u64)>,
     items: usize,
     elapsed_ns: u64,
-    cores: usize,
+    /// Cores to budget for; `None`: ask the machine, only once the budget matters (the
+    /// first query costs tens of µs, more than a whole tiny loop).
+    cores: Option<usize>,
 }
 
 impl Profiler {
-    /// Starts profiling a loop that could run on `cores` cores.
-    pub(crate) fn start(cores: usize) -> Self {
+    /// Starts profiling.
+    pub(crate) fn start() -> Self {
+        Profiler::with_cores(None)
+    }
+
+    /// Starts profiling a loop that could run on `cores` cores (if known).
+    fn with_cores(cores: Option<usize>) -> Self {
         let cpu_start = thread_cpu_ns();
         Profiler {
             started: Instant::now(),
@@ -47,7 +54,7 @@ impl Profiler {
             batches: Vec::with_capacity(MAX_BATCHES),
             items: 0,
             elapsed_ns: 0,
-            cores: cores.max(1),
+            cores,
         }
     }
 
@@ -83,10 +90,16 @@ impl Profiler {
         let total_ns = item_ns * (self.items + remaining.unwrap_or(self.items)) as f64;
         // Profiling runs on one thread while the others wait: on many cores, a budget
         // that is small next to the whole loop is large next to its parallel run.
+        if (self.elapsed_ns as f64) < MIN_BUDGET_NS {
+            return false;
+        }
         let budget_ns = match remaining {
-            Some(_) => (BUDGET_NS as f64)
-                .min(total_ns / (2.0 * self.cores as f64))
-                .max(MIN_BUDGET_NS),
+            Some(_) => {
+                let cores = self.cores.unwrap_or_else(crate::machine::cores).max(1);
+                (BUDGET_NS as f64)
+                    .min(total_ns / (2.0 * cores as f64))
+                    .max(MIN_BUDGET_NS)
+            }
             None => BUDGET_NS as f64,
         };
         if (self.elapsed_ns as f64) < budget_ns {
@@ -160,13 +173,13 @@ mod tests {
 
     #[test]
     fn profiling_stops_at_the_budget_or_the_end() {
-        let mut profiler = Profiler::start(2);
+        let mut profiler = Profiler::with_cores(Some(2));
         assert!(!profiler.done(Some(10)));
         profiler.time(|| (1, ()));
         assert!(profiler.done(Some(0)));
         // Cheap items: keeps going while under budget.
         assert!(!profiler.done(Some(1_000_000)));
-        let mut profiler = Profiler::start(2);
+        let mut profiler = Profiler::with_cores(Some(2));
         // Expensive items: one batch worth 2% of the total is enough...
         profiler.batches.push((1, 200_000));
         profiler.items = 1;
@@ -184,7 +197,7 @@ mod tests {
     fn many_cores_cut_profiling_short_on_short_loops() {
         // Six batches (63 items) of a 1000-item loop at 500 ns per item.
         let done_after = |cores: usize, item_ns: u64| {
-            let mut profiler = Profiler::start(cores);
+            let mut profiler = Profiler::with_cores(Some(cores));
             profiler.batches = (0..6).map(|b| (1 << b, (1 << b) * item_ns)).collect();
             profiler.items = 63;
             profiler.elapsed_ns = 63 * item_ns;
