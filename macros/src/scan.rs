@@ -27,7 +27,7 @@ use syn::{BinOp, Expr, ExprForLoop, Ident, Pat, Stmt};
 use crate::args::Args;
 use crate::ctxt::{Ctxt, help};
 use crate::lint::line_of;
-use crate::syntax::{bare_ident, inline_format_args, is_parallel_attr, macro_args};
+use crate::syntax::{LoopScope, bare_ident, inline_format_args, is_parallel_attr, macro_args};
 
 /// What the enclosing fn returns, which decides how `?` is translated.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -220,9 +220,7 @@ struct Walker<'a> {
     own_label: Option<String>,
     // Context.
     closure_depth: usize,
-    loop_depth: usize,
-    labels: Vec<String>,
-    inner_parallel_depth: usize,
+    scope: LoopScope,
     in_macro: bool,
     // Records.
     fallible: bool,
@@ -255,9 +253,7 @@ pub fn scan(for_loop: &ExprForLoop, args: &Args, env: Env, cx: &Ctxt) -> Scan {
         loop_var,
         own_label: for_loop.label.as_ref().map(|l| l.name.ident.to_string()),
         closure_depth: 0,
-        loop_depth: 0,
-        labels: Vec::new(),
-        inner_parallel_depth: 0,
+        scope: LoopScope::default(),
         in_macro: false,
         fallible: false,
         try_in_unit_fn: false,
@@ -299,7 +295,7 @@ impl Walker<'_> {
     /// The loop's own control flow is being looked at (not a closure's, not
     /// a nested parallel loop's, which reports its own).
     fn own_flow(&self) -> bool {
-        self.closure_depth == 0 && self.inner_parallel_depth == 0
+        self.closure_depth == 0 && self.scope.parallel_depth == 0
     }
 
     fn record_use(&mut self, ident: &Ident, kind: UseKind, span: Span) {
@@ -325,7 +321,7 @@ impl Walker<'_> {
             ident: ident.clone(),
             kind,
             span: expr.span(),
-            in_inner_parallel: self.inner_parallel_depth > 0,
+            in_inner_parallel: self.scope.parallel_depth > 0,
         });
         for operand in operands {
             self.visit_expr(operand);
@@ -831,7 +827,7 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             Expr::ForLoop(f) => {
                 self.visit_expr(&f.expr);
                 let parallel = f.attrs.iter().find(|a| is_parallel_attr(a));
-                if let Some(attr) = parallel.filter(|_| self.inner_parallel_depth == 0) {
+                if let Some(attr) = parallel.filter(|_| self.scope.parallel_depth == 0) {
                     let allowed = inner_allows_nested(attr);
                     self.nested
                         .push((f.for_token.span, "`#[parallel]` loop".to_string(), allowed));
@@ -852,9 +848,9 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             }
             Expr::Block(b) if b.label.is_some() => {
                 let label = b.label.as_ref().map(|l| l.name.ident.to_string());
-                self.labels.extend(label);
+                self.scope.labels.extend(label);
                 visit::visit_expr(self, expr);
-                self.labels.pop();
+                self.scope.labels.pop();
             }
             Expr::Break(br) => {
                 if self.own_flow() {
@@ -894,7 +890,7 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             Expr::Try(t) => {
                 if self.closure_depth == 0 {
                     self.fallible = true;
-                    if self.inner_parallel_depth == 0 {
+                    if self.scope.parallel_depth == 0 {
                         self.check_try(t.question_token.span);
                     }
                 }
@@ -902,7 +898,7 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             }
             Expr::MethodCall(call) => {
                 let name = call.method.to_string();
-                if is_parallel_method(&name) && self.inner_parallel_depth == 0 {
+                if is_parallel_method(&name) && self.scope.parallel_depth == 0 {
                     self.nested
                         .push((call.method.span(), format!("`.{name}()` call"), false));
                 }
@@ -911,7 +907,7 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             Expr::Call(call) => {
                 if let Expr::Path(p) = &*call.func
                     && let Some(what) = parallel_path(&p.path)
-                    && self.inner_parallel_depth == 0
+                    && self.scope.parallel_depth == 0
                 {
                     self.nested.push((p.span(), format!("{what} call"), false));
                 }
@@ -950,23 +946,15 @@ impl Walker<'_> {
         parallel: bool,
         f: impl FnOnce(&mut Self),
     ) {
-        let label = label.map(|l| l.name.ident.to_string());
-        let pushed = label.is_some();
-        self.labels.extend(label);
-        self.loop_depth += 1;
-        self.inner_parallel_depth += usize::from(parallel);
+        let entered = self.scope.enter(label, parallel);
         f(self);
-        self.inner_parallel_depth -= usize::from(parallel);
-        self.loop_depth -= 1;
-        if pushed {
-            self.labels.pop();
-        }
+        self.scope.exit(entered);
     }
 
     fn check_break(&self, br: &syn::ExprBreak) {
         let leaves = match &br.label {
-            None => self.loop_depth == 0,
-            Some(l) => !self.labels.contains(&l.ident.to_string()),
+            None => self.scope.depth == 0,
+            Some(l) => !self.scope.labels.contains(&l.ident.to_string()),
         };
         if !leaves {
             return;
@@ -995,7 +983,7 @@ impl Walker<'_> {
             return;
         };
         let name = label.ident.to_string();
-        if self.labels.contains(&name) || Some(&name) == self.own_label.as_ref() {
+        if self.scope.labels.contains(&name) || Some(&name) == self.own_label.as_ref() {
             return;
         }
         self.error_flow(

@@ -177,3 +177,43 @@ mod tests {
         );
     }
 }
+
+/// Where a body walker stands among the loops nested in a parallel loop's body: their
+/// own `break`/`continue` are fine, and labels tell which loop a jump leaves.
+#[derive(Debug, Default)]
+pub struct LoopScope {
+    /// Loops entered inside the body.
+    pub depth: usize,
+    /// Labels of the loops and labelled blocks entered, innermost last.
+    pub labels: Vec<String>,
+    /// `#[parallel]` loops entered inside the body.
+    pub parallel_depth: usize,
+}
+
+/// What [`LoopScope::enter`] changed, for [`LoopScope::exit`] to undo.
+#[must_use]
+pub struct Entered {
+    labelled: bool,
+    parallel: bool,
+}
+
+impl LoopScope {
+    /// Enters a nested loop, `parallel` if it carries its own `#[parallel]`.
+    pub fn enter(&mut self, label: Option<&syn::Label>, parallel: bool) -> Entered {
+        let label = label.map(|l| l.name.ident.to_string());
+        let labelled = label.is_some();
+        self.labels.extend(label);
+        self.depth += 1;
+        self.parallel_depth += usize::from(parallel);
+        Entered { labelled, parallel }
+    }
+
+    /// Leaves the loop entered by the `enter` that returned `entered`.
+    pub fn exit(&mut self, entered: Entered) {
+        self.parallel_depth -= usize::from(entered.parallel);
+        self.depth -= 1;
+        if entered.labelled {
+            self.labels.pop();
+        }
+    }
+}

@@ -29,7 +29,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Ident, Stmt};
 
 use crate::scan::{IndexTarget, Kind, Reduction, RetMode, reduction_form};
-use crate::syntax::{bare_ident, gen_span, is_parallel_attr, local_ident, macro_args};
+use crate::syntax::{LoopScope, bare_ident, gen_span, is_parallel_attr, local_ident, macro_args};
 
 /// The name of the closure parameter holding `&mut out[i]` (mixed-site
 /// hygiene: user code cannot name it).
@@ -58,9 +58,7 @@ pub fn translate(body: &mut Block, plan: &Plan<'_>) {
         plan,
         kinds,
         closure_depth: 0,
-        loop_depth: 0,
-        labels: Vec::new(),
-        inner_parallel_depth: 0,
+        scope: LoopScope::default(),
         in_macro: false,
         changed: false,
     };
@@ -77,9 +75,7 @@ struct Translator<'a> {
     plan: &'a Plan<'a>,
     kinds: BTreeMap<String, Kind>,
     closure_depth: usize,
-    loop_depth: usize,
-    labels: Vec<String>,
-    inner_parallel_depth: usize,
+    scope: LoopScope,
     in_macro: bool,
     /// Something was rewritten (inside a macro call: re-emit its tokens).
     changed: bool,
@@ -87,7 +83,7 @@ struct Translator<'a> {
 
 impl Translator<'_> {
     fn own_flow(&self) -> bool {
-        self.closure_depth == 0 && self.inner_parallel_depth == 0
+        self.closure_depth == 0 && self.scope.parallel_depth == 0
     }
 
     /// The reduction kind of `expr` if it is one of this loop's reductions.
@@ -175,10 +171,10 @@ impl Translator<'_> {
             return false;
         }
         match &c.label {
-            None => self.loop_depth == 0,
+            None => self.scope.depth == 0,
             Some(l) => {
                 let name = l.ident.to_string();
-                !self.labels.contains(&name) && Some(&name) == self.plan.own_label.as_ref()
+                !self.scope.labels.contains(&name) && Some(&name) == self.plan.own_label.as_ref()
             }
         }
     }
@@ -189,17 +185,9 @@ impl Translator<'_> {
         parallel: bool,
         f: impl FnOnce(&mut Self),
     ) {
-        let label = label.map(|l| l.name.ident.to_string());
-        let pushed = label.is_some();
-        self.labels.extend(label);
-        self.loop_depth += 1;
-        self.inner_parallel_depth += usize::from(parallel);
+        let entered = self.scope.enter(label, parallel);
         f(self);
-        self.inner_parallel_depth -= usize::from(parallel);
-        self.loop_depth -= 1;
-        if pushed {
-            self.labels.pop();
-        }
+        self.scope.exit(entered);
     }
 
     fn is_slot_index(&self, ix: &syn::ExprIndex) -> bool {
@@ -305,9 +293,9 @@ impl VisitMut for Translator<'_> {
             }
             Expr::Block(b) if b.label.is_some() => {
                 let label = b.label.as_ref().map(|l| l.name.ident.to_string());
-                self.labels.extend(label);
+                self.scope.labels.extend(label);
                 visit_mut::visit_expr_mut(self, expr);
-                self.labels.pop();
+                self.scope.labels.pop();
             }
             _ => visit_mut::visit_expr_mut(self, expr),
         }
