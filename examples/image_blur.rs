@@ -29,7 +29,30 @@ impl Image {
         Image { width, rows }
     }
 
-    /// The 3×3 box blur of `self` (edges clamp).
+    /// Row `y` of the 3×3 box blur of `self` (edges clamp); extra passes make each row
+    /// heavier, as a bigger kernel would.
+    fn blur_row(&self, y: usize, passes: usize) -> Vec<f32> {
+        let height = self.rows.len();
+        let mut row = Vec::with_capacity(self.width);
+        for x in 0..self.width {
+            let mut sum = 0.0;
+            for dy in [-1isize, 0, 1] {
+                let yy = (y as isize + dy).clamp(0, height as isize - 1) as usize;
+                for dx in [-1isize, 0, 1] {
+                    let xx = (x as isize + dx).clamp(0, self.width as isize - 1) as usize;
+                    sum += self.rows[yy][xx];
+                }
+            }
+            let mut v = sum / 9.0;
+            for _ in 1..passes {
+                v = (v * 0.5 + 0.25).sqrt();
+            }
+            row.push(v);
+        }
+        row
+    }
+
+    /// The blurred image, rows in parallel.
     #[parallel]
     fn blurred(&self, passes: usize) -> Image {
         let height = self.rows.len();
@@ -38,24 +61,7 @@ impl Image {
         // workers. `label` names the loop in `autopar::report()`.
         #[parallel(cpu, label = "blur rows")]
         for y in 0..height {
-            let mut row = Vec::with_capacity(self.width);
-            for x in 0..self.width {
-                let mut sum = 0.0;
-                for dy in [-1isize, 0, 1] {
-                    let yy = (y as isize + dy).clamp(0, height as isize - 1) as usize;
-                    for dx in [-1isize, 0, 1] {
-                        let xx = (x as isize + dx).clamp(0, self.width as isize - 1) as usize;
-                        sum += self.rows[yy][xx];
-                    }
-                }
-                // Extra passes make each row heavier, as a bigger kernel would.
-                let mut v = sum / 9.0;
-                for _ in 1..passes {
-                    v = (v * 0.5 + 0.25).sqrt();
-                }
-                row.push(v);
-            }
-            out[y] = row;
+            out[y] = self.blur_row(y, passes);
         }
         Image {
             width: self.width,
@@ -65,30 +71,12 @@ impl Image {
 
     /// The same blur as a plain loop, for comparison.
     fn blurred_sequential(&self, passes: usize) -> Image {
-        let height = self.rows.len();
-        let mut out = vec![Vec::new(); height];
-        for (y, slot) in out.iter_mut().enumerate() {
-            let mut row = Vec::with_capacity(self.width);
-            for x in 0..self.width {
-                let mut sum = 0.0;
-                for dy in [-1isize, 0, 1] {
-                    let yy = (y as isize + dy).clamp(0, height as isize - 1) as usize;
-                    for dx in [-1isize, 0, 1] {
-                        let xx = (x as isize + dx).clamp(0, self.width as isize - 1) as usize;
-                        sum += self.rows[yy][xx];
-                    }
-                }
-                let mut v = sum / 9.0;
-                for _ in 1..passes {
-                    v = (v * 0.5 + 0.25).sqrt();
-                }
-                row.push(v);
-            }
-            *slot = row;
-        }
+        let rows = (0..self.rows.len())
+            .map(|y| self.blur_row(y, passes))
+            .collect();
         Image {
             width: self.width,
-            rows: out,
+            rows,
         }
     }
 }
