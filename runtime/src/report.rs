@@ -201,7 +201,17 @@ impl fmt::Display for Report {
                     profile.map_or("-".into(), |p| duration(p.item_ns)),
                     profile.map_or("-".into(), |p| format!("{:.0}%", p.cpu_fraction * 100.0)),
                     profile.map_or("-".into(), |p| format!("{:.2}", p.spread)),
-                    class.plan.map_or("undecided".into(), |p| p.to_string()),
+                    // A site that re-tuned has forgotten its plans until its next call.
+                    class.plan.map_or_else(
+                        || {
+                            if site.retunes > 0 {
+                                "re-profiles next call".into()
+                            } else {
+                                "undecided".into()
+                            }
+                        },
+                        |p| p.to_string(),
+                    ),
                     class
                         .predicted_speedup
                         .map_or("-".into(), |s| format!("{s:.1}×")),
