@@ -4,11 +4,10 @@ use std::any::type_name;
 use std::convert::Infallible;
 use std::panic::Location;
 
+use crate::collect::{Output, Part};
 use crate::engine::{self, CallSpec};
-use crate::input::IntoParallelInput;
+use crate::input::{IntoParallelInput, ParallelInput};
 use crate::site::Site;
-
-use rayon::prelude::*;
 
 /// How a loop may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -244,7 +243,7 @@ impl Parallel {
             self.spec(),
             type_name::<(F, I::Item)>(),
             input,
-            || (),
+            |_| (),
             |(), item| {
                 body(item);
                 Ok(())
@@ -269,21 +268,21 @@ impl Parallel {
         R: Send,
         F: Fn(I::Item) -> R + Sync,
     {
+        let input = input.into_parallel_input();
+        let output = Output::new(input.exact_len());
         let result = engine::run::<_, _, Infallible, _, _, _>(
             self.spec(),
             type_name::<(F, I::Item, R)>(),
             input,
-            Chunks::new,
-            |mut out, item| {
-                out.push(body(item));
-                Ok(out)
+            |start| output.part(start),
+            |mut part, item| {
+                part.push(body(item));
+                Ok(part)
             },
-            Chunks::append,
+            Part::append,
         );
-        match result {
-            Ok(chunks) => chunks.into_vec(),
-            Err(never) => match never {},
-        }
+        let done = result.unwrap_or_else(|never| match never {}).done();
+        output.finish(done)
     }
 
     /// Folds every item into an accumulator made by `identity`, then merges the
@@ -309,7 +308,7 @@ impl Parallel {
             self.spec(),
             type_name::<(F, I::Item, A)>(),
             input,
-            identity,
+            |_| identity(),
             |acc, item| Ok(fold(acc, item)),
             combine,
         );
@@ -337,7 +336,7 @@ impl Parallel {
             self.spec(),
             type_name::<(F, I::Item, E)>(),
             input,
-            || (),
+            |_| (),
             |(), item| body(item),
             |(), ()| (),
         )
@@ -394,93 +393,9 @@ impl Parallel {
             self.spec(),
             type_name::<(Fold, I::Item, A, E)>(),
             input,
-            init,
+            |_| init(),
             fold,
             combine,
         )
-    }
-}
-
-/// Outputs at least this large are concatenated in parallel.
-const PARALLEL_CONCAT_BYTES: usize = 1 << 20;
-
-/// Ordered output of `map`: one vector per task, concatenated once at the end, so each
-/// output is moved once rather than once per level of the join tree.
-struct Chunks<R> {
-    current: Vec<R>,
-    done: Vec<Vec<R>>,
-    len: usize,
-}
-
-impl<R> Chunks<R> {
-    fn new() -> Self {
-        Chunks {
-            current: Vec::new(),
-            done: Vec::new(),
-            len: 0,
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, item: R) {
-        self.current.push(item);
-    }
-
-    fn seal(&mut self) {
-        if !self.current.is_empty() {
-            self.len += self.current.len();
-            self.done.push(std::mem::take(&mut self.current));
-        }
-    }
-
-    fn append(mut self, mut later: Chunks<R>) -> Chunks<R> {
-        self.seal();
-        later.seal();
-        self.len += later.len;
-        self.done.append(&mut later.done);
-        self
-    }
-
-    fn into_vec(mut self) -> Vec<R>
-    where
-        R: Send,
-    {
-        self.seal();
-        if self.done.len() == 1 {
-            return self.done.pop().unwrap_or_default();
-        }
-        let mut out = Vec::with_capacity(self.len);
-        let bytes = self.len.saturating_mul(std::mem::size_of::<R>());
-        if bytes < PARALLEL_CONCAT_BYTES || !crate::exec::cpu::global_pool_runs() {
-            for chunk in self.done {
-                out.extend(chunk);
-            }
-            return out;
-        }
-        // Large outputs: one thread copying them all would cap the speedup of the whole
-        // loop (16 cores compute 1M items faster than one core moves them), so each
-        // chunk moves into its own disjoint slice of the output in parallel.
-        let mut slots = Vec::with_capacity(self.done.len());
-        let mut rest = &mut out.spare_capacity_mut()[..self.len];
-        for chunk in &self.done {
-            let (slot, tail) = rest.split_at_mut(chunk.len());
-            slots.push(slot);
-            rest = tail;
-        }
-        self.done
-            .into_par_iter()
-            .zip(slots)
-            .for_each(|(chunk, slot)| {
-                for (dst, item) in slot.iter_mut().zip(chunk) {
-                    dst.write(item);
-                }
-            });
-        // SAFETY: the chunks hold `self.len` items in all, and each was moved into its
-        // own slot above: the slots tile the first `self.len` elements of the spare
-        // capacity exactly (one slice per chunk, of the chunk's length, in order), so
-        // every one of them is initialised once. Moves cannot panic, and `for_each`
-        // returns only after every chunk is done.
-        unsafe { out.set_len(self.len) };
-        out
     }
 }

@@ -13,7 +13,7 @@ use rayon::iter::plumbing::Producer;
 
 use crate::env::{IO_WORKERS_CEILING, config};
 use crate::exec::runners::{self, IterBatches, ProducerBatches, Runners};
-use crate::exec::{Work, cpu};
+use crate::exec::{Position, TaskStart, Work, cpu};
 use crate::input::{Drive, IntoParallelInput, ParallelInput, Span};
 use crate::policy::{self, Constraints, Decision, Plan, PlanKind, Profile};
 use crate::profile::Profiler;
@@ -68,7 +68,7 @@ where
     I: IntoParallelInput,
     A: Send,
     E: Send,
-    Init: Fn() -> A + Sync,
+    Init: Fn(TaskStart) -> A + Sync,
     Fold: Fn(A, I::Item) -> Result<A, E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
@@ -352,7 +352,7 @@ where
     T: Send,
     A: Send,
     E: Send,
-    Init: Fn() -> A + Sync,
+    Init: Fn(TaskStart) -> A + Sync,
     Fold: Fn(A, T) -> Result<A, E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
@@ -364,7 +364,10 @@ where
         if len == 0 {
             // Nothing to run, measure or decide.
             bump(&self.entry.classes[class].calls, 1);
-            return Some((self.work.init)());
+            return Some((self.work.init)(TaskStart {
+                first_item: Some(0),
+                len: 0,
+            }));
         }
         bump(&self.entry.classes[class].items, len as u64);
         match self.resolve(class) {
@@ -467,7 +470,7 @@ impl<A, E, Init, Fold, Comb> Call<'_, '_, Init, Fold, Comb, E>
 where
     A: Send,
     E: Send,
-    Init: Fn() -> A + Sync,
+    Init: Fn(TaskStart) -> A + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     fn run_indexed<P: Producer>(&self, plan: Plan, producer: Span<P>, offset: u64) -> Option<A>
@@ -475,7 +478,7 @@ where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
         match plan {
-            Plan::Sequential => self.work.task(offset, producer.into_iter()),
+            Plan::Sequential => self.work.task(Position::Item(offset), producer.into_iter()),
             Plan::Cpu { threads, chunk } => cpu::run(self.work, producer, offset, threads, chunk),
             Plan::Io { workers, chunk } => runners::run(
                 self.work,
@@ -492,7 +495,7 @@ where
         Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
     {
         match plan {
-            Plan::Sequential => self.work.task(first_position, iter),
+            Plan::Sequential => self.work.task(Position::Batch(first_position), iter),
             Plan::Cpu { threads, chunk } => runners::run(
                 self.work,
                 IterBatches::new(iter, first_position, chunk),
@@ -514,7 +517,10 @@ where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
         let mut profiler = Profiler::start();
-        let mut acc = (self.work.init)();
+        let mut acc = (self.work.init)(TaskStart {
+            first_item: Some(0),
+            len: 0,
+        });
         let mut rest = producer;
         while !profiler.done(Some(rest.len())) {
             let take = profiler.next_batch_len().min(rest.len());
@@ -548,7 +554,10 @@ where
         Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
     {
         let mut profiler = Profiler::start();
-        let mut acc = (self.work.init)();
+        let mut acc = (self.work.init)(TaskStart {
+            first_item: None,
+            len: 0,
+        });
         let mut exhausted = false;
         while !exhausted && !profiler.done(None) {
             let want = profiler.next_batch_len();

@@ -180,6 +180,7 @@
 
 mod api;
 mod clock;
+mod collect;
 mod engine;
 mod env;
 mod exec;

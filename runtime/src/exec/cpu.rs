@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::iter::plumbing::Producer;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use super::Work;
+use super::{Position, TaskStart, Work};
 use crate::input::Span;
 
 /// Whether rayon's global pool runs. It cannot start where no thread can be spawned
@@ -88,13 +88,13 @@ where
     P: Producer,
     A: Send,
     E: Send,
-    Init: Fn() -> A + Sync,
+    Init: Fn(TaskStart) -> A + Sync,
     Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     let chunk = chunk.max(1);
     if !global_pool_runs() {
-        return work.task(offset, producer.into_iter());
+        return work.task(Position::Item(offset), producer.into_iter());
     }
     match pool(threads) {
         Some(pool) => pool.install(|| split(work, producer, offset, chunk)),
@@ -114,13 +114,13 @@ where
     P: Producer,
     A: Send,
     E: Send,
-    Init: Fn() -> A + Sync,
+    Init: Fn(TaskStart) -> A + Sync,
     Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     let len = producer.len();
     if len <= chunk {
-        return work.task(offset, producer.into_iter());
+        return work.task(Position::Item(offset), producer.into_iter());
     }
     if work.outcome.failed() {
         return None;

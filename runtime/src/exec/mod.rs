@@ -1,7 +1,8 @@
 //! Executors: where the items of one call run once the plan is known.
 //!
-//! Every executor runs the same [`Work`]: `init` makes an accumulator per task, `fold`
-//! feeds it items, `combine` merges two accumulators *in input order* (left = earlier).
+//! Every executor runs the same [`Work`]: `init` makes an accumulator per task (told
+//! where the task's items sit, see [`TaskStart`]), `fold` feeds it items, `combine`
+//! merges two accumulators *in input order* (left = earlier).
 //! Failures are shared through [`Outcome`]: the first error or panic stops the handing
 //! out of further tasks; tasks already running finish; then the caller gets the error,
 //! or the first panic payload is re-raised on the calling thread.
@@ -15,6 +16,49 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Where a task sits among the tasks of its call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// The task's first item is this item of the call's indexed input.
+    Item(u64),
+    /// The task is this batch of an iterated input: the number only orders batches.
+    Batch(u64),
+}
+
+impl Position {
+    /// The key that orders tasks in input order (and finds the earliest error).
+    #[inline]
+    pub(crate) fn order(self) -> u64 {
+        match self {
+            Position::Item(index) | Position::Batch(index) => index,
+        }
+    }
+}
+
+/// What `init` is told about the task whose accumulator it makes: enough for `map` to
+/// write outputs straight into their final place, or at least to size its buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TaskStart {
+    /// Index of the task's first item in the call's input, for indexed inputs.
+    pub(crate) first_item: Option<u64>,
+    /// Items the task will get, at least (0 when unknown).
+    pub(crate) len: usize,
+}
+
+impl TaskStart {
+    /// A task of `len` items (at least) starting at `position`.
+    #[inline]
+    pub(crate) fn new(position: Position, len: usize) -> Self {
+        TaskStart {
+            first_item: match position {
+                Position::Item(index) => Some(index),
+                Position::Batch(_) => None,
+            },
+            len,
+        }
+    }
+}
 
 /// The loop body of one call, split into its three parts.
 pub(crate) struct Work<'f, Init, Fold, Comb, E> {
@@ -54,9 +98,9 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     /// Runs one task: `items` into a fresh accumulator. `position` orders the task among
     /// the others (used to report the earliest error). `None` if the call has failed.
     #[inline]
-    pub(crate) fn task<A, T, I>(&self, position: u64, items: I) -> Option<A>
+    pub(crate) fn task<A, T, I>(&self, position: Position, items: I) -> Option<A>
     where
-        Init: Fn() -> A,
+        Init: Fn(TaskStart) -> A,
         Fold: Fn(A, T) -> Result<A, E>,
         I: Iterator<Item = T>,
     {
@@ -71,12 +115,12 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     #[inline(never)]
     fn counted_task<A, T, I>(
         &self,
-        position: u64,
+        position: Position,
         progress: &crate::progress::Progress,
         items: I,
     ) -> Option<A>
     where
-        Init: Fn() -> A,
+        Init: Fn(TaskStart) -> A,
         Fold: Fn(A, T) -> Result<A, E>,
         I: Iterator<Item = T>,
     {
@@ -84,9 +128,9 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     }
 
     #[inline]
-    fn run_task<A, T, I>(&self, position: u64, items: I) -> Option<A>
+    fn run_task<A, T, I>(&self, position: Position, items: I) -> Option<A>
     where
-        Init: Fn() -> A,
+        Init: Fn(TaskStart) -> A,
         Fold: Fn(A, T) -> Result<A, E>,
         I: Iterator<Item = T>,
     {
@@ -95,12 +139,13 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         }
         let run = AssertUnwindSafe(|| {
             let mut items = items;
-            items.try_fold((self.init)(), |acc, item| (self.fold)(acc, item))
+            let start = TaskStart::new(position, items.size_hint().0);
+            items.try_fold((self.init)(start), |acc, item| (self.fold)(acc, item))
         });
         match catch_unwind(run) {
             Ok(Ok(acc)) => Some(acc),
             Ok(Err(error)) => {
-                self.outcome.record_error(position, error);
+                self.outcome.record_error(position.order(), error);
                 None
             }
             Err(payload) => {

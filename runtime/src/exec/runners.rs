@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use rayon::iter::plumbing::Producer;
 
-use super::Work;
 use super::io_pool::IoPool;
+use super::{Position, TaskStart, Work};
 use crate::input::Span;
 
 /// Where runners get their next batch.
@@ -18,7 +18,7 @@ pub(crate) trait Batches: Sync {
     type Item;
     type Batch: Iterator<Item = Self::Item>;
     /// The next batch and its position, or `None` when the input is exhausted.
-    fn next_batch(&self) -> Option<(u64, Self::Batch)>;
+    fn next_batch(&self) -> Option<(Position, Self::Batch)>;
 }
 
 /// Batches split off the front of an indexed input.
@@ -40,7 +40,7 @@ impl<P: Producer> ProducerBatches<P> {
 impl<P: Producer> Batches for ProducerBatches<P> {
     type Item = P::Item;
     type Batch = P::IntoIter;
-    fn next_batch(&self) -> Option<(u64, P::IntoIter)> {
+    fn next_batch(&self) -> Option<(Position, P::IntoIter)> {
         let mut rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
         let (producer, offset) = rest.take()?;
         let len = producer.len();
@@ -52,7 +52,7 @@ impl<P: Producer> Batches for ProducerBatches<P> {
         if take < len {
             *rest = Some((tail, offset + take as u64));
         }
-        Some((offset, head.into_iter()))
+        Some((Position::Item(offset), head.into_iter()))
     }
 }
 
@@ -79,7 +79,7 @@ where
 {
     type Item = I::Item;
     type Batch = std::vec::IntoIter<I::Item>;
-    fn next_batch(&self) -> Option<(u64, Self::Batch)> {
+    fn next_batch(&self) -> Option<(Position, Self::Batch)> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (iter, position) = &mut *state;
         let batch: Vec<I::Item> = iter.by_ref().take(self.chunk).collect();
@@ -88,7 +88,7 @@ where
         }
         let this = *position;
         *position += 1;
-        Some((this, batch.into_iter()))
+        Some((Position::Batch(this), batch.into_iter()))
     }
 }
 
@@ -111,11 +111,11 @@ where
     S: Batches,
     A: Send,
     E: Send,
-    Init: Fn() -> A + Sync,
+    Init: Fn(TaskStart) -> A + Sync,
     Fold: Fn(A, S::Item) -> Result<A, E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
-    let results: Mutex<Vec<(u64, A)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(Position, A)>> = Mutex::new(Vec::new());
     let runner = || {
         let mut mine = Vec::new();
         while !work.outcome.failed() {
@@ -154,8 +154,13 @@ where
         return None;
     }
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_unstable_by_key(|(position, _)| *position);
+    results.sort_unstable_by_key(|(position, _)| position.order());
     let mut ordered = results.into_iter().map(|(_, acc)| acc);
-    let first = ordered.next().unwrap_or_else(work.init);
+    let first = ordered.next().unwrap_or_else(|| {
+        (work.init)(TaskStart {
+            first_item: None,
+            len: 0,
+        })
+    });
     Some(ordered.fold(first, |left, right| (work.combine)(left, right)))
 }
