@@ -234,6 +234,7 @@ impl Parallel {
     /// autopar::Parallel::auto().for_each(1..=100u64, |x| { sum.fetch_add(x, Ordering::Relaxed); });
     /// assert_eq!(sum.into_inner(), 5050);
     /// ```
+    #[inline]
     pub fn for_each<I, F>(self, input: I, body: F)
     where
         I: IntoParallelInput,
@@ -262,6 +263,7 @@ impl Parallel {
     /// let lengths: Vec<usize> = autopar::Parallel::auto().map(vec!["a", "bcd"], |s| s.len());
     /// assert_eq!(lengths, [1, 3]);
     /// ```
+    #[inline]
     pub fn map<I, R, F>(self, input: I, body: F) -> Vec<R>
     where
         I: IntoParallelInput,
@@ -296,6 +298,7 @@ impl Parallel {
     /// let total = autopar::Parallel::auto().reduce(1..=100u64, || 0, |acc, x| acc + x, |a, b| a + b);
     /// assert_eq!(total, 5050);
     /// ```
+    #[inline]
     pub fn reduce<I, A, Id, F, C>(self, input: I, identity: Id, fold: F, combine: C) -> A
     where
         I: IntoParallelInput,
@@ -326,6 +329,7 @@ impl Parallel {
     /// let r = autopar::Parallel::auto().try_for_each(0..100, |i| if i == 42 { Err(i) } else { Ok(()) });
     /// assert_eq!(r, Err(42));
     /// ```
+    #[inline]
     pub fn try_for_each<I, E, F>(self, input: I, body: F) -> Result<(), E>
     where
         I: IntoParallelInput,
@@ -349,6 +353,7 @@ impl Parallel {
     /// let parsed: Vec<Result<i32, _>> = autopar::Parallel::auto().try_map(["1", "x", "3"], |s| s.parse::<i32>());
     /// assert!(parsed[0].is_ok() && parsed[1].is_err() && parsed[2].is_ok());
     /// ```
+    #[inline]
     pub fn try_map<I, R, E, F>(self, input: I, body: F) -> Vec<Result<R, E>>
     where
         I: IntoParallelInput,
@@ -374,6 +379,7 @@ impl Parallel {
     /// );
     /// assert_eq!(r, Ok((12, 3)));
     /// ```
+    #[inline]
     pub fn try_fold<I, A, E, Init, Fold, Comb>(
         self,
         input: I,

@@ -158,21 +158,10 @@ indexed_input! {
     impl[T: Send] VecDeque<T> => into_par_iter, rayon::collections::vec_deque::IntoIter<T>;
 }
 
-macro_rules! range_input {
-    ($($t:ty),*) => {$(
-        impl IntoParallelInput for Range<$t> {
-            type Item = $t;
-            type Input = Indexed<rayon::range::Iter<$t>>;
-            fn into_parallel_input(self) -> Self::Input {
-                Indexed(self.into_par_iter())
-            }
-        }
-    )*};
-}
-range_input!(u8, u16, u32, usize, i8, i16, i32, isize);
-
-/// An integer range split by index, for the ranges rayon does not index (64-bit and
-/// inclusive ranges).
+/// An integer range split by index (`a..b` and `a..=b` of every integer type).
+///
+/// Ours rather than rayon's range iterators: those do not index 64-bit or inclusive
+/// ranges, and their `len` is not inlined across crates, which shows on tiny loops.
 #[doc(hidden)]
 pub struct IntRange<T> {
     start: T,
@@ -189,6 +178,7 @@ pub struct IntRangeIter<T> {
 macro_rules! int_range_input {
     ($($t:ty),*) => {$(
         impl IntRange<$t> {
+            #[inline]
             fn from_bounds(start: $t, end_inclusive: Option<$t>) -> Self {
                 let len = match end_inclusive {
                     Some(end) if end >= start => usize::try_from(end.abs_diff(start))
@@ -202,9 +192,11 @@ macro_rules! int_range_input {
         }
         impl ParallelInput for IntRange<$t> {
             type Item = $t;
+            #[inline]
             fn exact_len(&self) -> Option<usize> {
                 Some(self.len)
             }
+            #[inline]
             fn drive<D: Drive<$t>>(self, driver: D) -> D::Output {
                 let len = self.len;
                 driver.indexed(Span::new(self, len))
@@ -213,9 +205,11 @@ macro_rules! int_range_input {
         impl Producer for IntRange<$t> {
             type Item = $t;
             type IntoIter = IntRangeIter<$t>;
+            #[inline]
             fn into_iter(self) -> IntRangeIter<$t> {
                 IntRangeIter { next: self.start, remaining: self.len }
             }
+            #[inline]
             fn split_at(self, index: usize) -> (Self, Self) {
                 // `index <= len`, and every item of the range fits in the type.
                 let mid = self.start.wrapping_add(index as $t);
@@ -237,6 +231,7 @@ macro_rules! int_range_input {
                 self.remaining -= 1;
                 Some(item)
             }
+            #[inline]
             fn size_hint(&self) -> (usize, Option<usize>) {
                 (self.remaining, Some(self.remaining))
             }
@@ -252,9 +247,18 @@ macro_rules! int_range_input {
             }
         }
         impl ExactSizeIterator for IntRangeIter<$t> {}
+        impl IntoParallelInput for Range<$t> {
+            type Item = $t;
+            type Input = IntRange<$t>;
+            #[inline]
+            fn into_parallel_input(self) -> IntRange<$t> {
+                IntRange::<$t>::from_bounds(self.start, self.end.checked_sub(1))
+            }
+        }
         impl IntoParallelInput for RangeInclusive<$t> {
             type Item = $t;
             type Input = IntRange<$t>;
+            #[inline]
             fn into_parallel_input(self) -> IntRange<$t> {
                 let (start, end) = self.clone().into_inner();
                 // An exhausted `RangeInclusive` (after iteration) is empty.
@@ -265,22 +269,6 @@ macro_rules! int_range_input {
     )*};
 }
 int_range_input!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
-
-impl IntoParallelInput for Range<u64> {
-    type Item = u64;
-    type Input = IntRange<u64>;
-    fn into_parallel_input(self) -> IntRange<u64> {
-        IntRange::<u64>::from_bounds(self.start, self.end.checked_sub(1))
-    }
-}
-
-impl IntoParallelInput for Range<i64> {
-    type Item = i64;
-    type Input = IntRange<i64>;
-    fn into_parallel_input(self) -> IntRange<i64> {
-        IntRange::<i64>::from_bounds(self.start, self.end.checked_sub(1))
-    }
-}
 
 /// Any iterator, pulled in batches by the workers: see [`iter`].
 #[derive(Debug)]

@@ -27,11 +27,11 @@ pub(crate) use off::Progress;
 pub(crate) fn start(
     message: Option<&'static str>,
     entry: &crate::site::Entry,
-    len: Option<usize>,
+    len: impl FnOnce() -> Option<usize>,
 ) -> Option<Progress> {
     let message = message?;
     let label = || entry.site.label().or_else(|| entry.label.get().copied());
-    Progress::start(message, label, len)
+    Progress::start(message, label, len())
 }
 
 #[cfg(not(feature = "progress"))]

@@ -115,6 +115,19 @@ fn extreme_ranges() {
         #[allow(clippy::reversed_empty_ranges)]
         let empty = plan.map(5i64..=4, |x| x);
         assert!(empty.is_empty());
+        // Narrow types at their limits: every value once, none wrapped.
+        assert_eq!(plan.map(0u8..=255, |x| x), (0..=255).collect::<Vec<u8>>());
+        assert_eq!(plan.map(i8::MIN..i8::MAX, |x| x).len(), 255);
+        assert_eq!(plan.map(i8::MIN..=i8::MIN, |x| x), [i8::MIN]);
+        assert!(plan.map(0usize..0, |x| x).is_empty());
+        assert!(plan.map(i16::MIN..i16::MIN, |x| x).is_empty());
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = plan.map(10u32..3, |x| x);
+        assert!(reversed.is_empty());
+        assert_eq!(
+            plan.map(usize::MAX - 1..usize::MAX, |x| x),
+            [usize::MAX - 1]
+        );
     }
 }
 
