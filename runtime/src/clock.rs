@@ -26,6 +26,51 @@ pub(crate) fn thread_cpu_ns() -> Option<u64> {
     }
 }
 
+/// The CPU clock of one thread, readable from any other thread while that one lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ThreadClock {
+    #[cfg(unix)]
+    id: libc::clockid_t,
+}
+
+impl ThreadClock {
+    /// The calling thread's CPU clock, or `None` where the platform has none.
+    pub(crate) fn current() -> Option<ThreadClock> {
+        #[cfg(unix)]
+        {
+            let mut id: libc::clockid_t = 0;
+            // SAFETY: `pthread_self()` is the live calling thread and `id` a valid,
+            // writable clockid_t; the call writes only into `id`.
+            let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
+            (rc == 0).then_some(ThreadClock { id })
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// CPU time the thread has consumed, in nanoseconds. The thread must still be alive
+    /// (its clock id is not reused while it is), else the result is meaningless or `None`.
+    pub(crate) fn read_ns(self) -> Option<u64> {
+        #[cfg(unix)]
+        {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid, writable timespec; clock_gettime writes only into it
+            // and reports an invalid clock id as an error rather than misbehaving.
+            let rc = unsafe { libc::clock_gettime(self.id, &mut ts) };
+            (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +89,23 @@ mod tests {
         assert!(
             after_spin - after_sleep > 10_000_000,
             "spinning used no CPU time"
+        );
+    }
+
+    #[test]
+    fn another_thread_reads_this_threads_cpu_clock() {
+        let Some(clock) = ThreadClock::current() else {
+            return;
+        };
+        let mine = thread_cpu_ns().unwrap();
+        let spin_until = std::time::Instant::now() + std::time::Duration::from_millis(20);
+        while std::time::Instant::now() < spin_until {
+            std::hint::spin_loop();
+        }
+        let seen = std::thread::scope(|s| s.spawn(|| clock.read_ns()).join().unwrap()).unwrap();
+        assert!(
+            seen >= mine + 10_000_000,
+            "read {seen} ns, this thread had {mine} ns before spinning 20 ms"
         );
     }
 }

@@ -58,6 +58,16 @@ impl Profiler {
         }
     }
 
+    /// Items timed so far.
+    pub(crate) fn items(&self) -> usize {
+        self.items
+    }
+
+    /// The calling thread's CPU time when profiling started (`None` without a clock).
+    pub(crate) fn cpu_start(&self) -> Option<u64> {
+        self.cpu_start
+    }
+
     /// Size of the next batch: doubling from 1.
     pub(crate) fn next_batch_len(&self) -> usize {
         1 << self.batches.len()

@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use std::{io, thread};
 
 /// A pool thread that waited this long for a job exits; the next busy call spawns anew.
@@ -70,9 +70,11 @@ struct Inner {
     late_jobs: AtomicUsize,
 }
 
-/// One call of [`IoPool::run`], shared with its jobs.
+/// One call of [`IoPool::run`] or [`IoPool::standby`], shared with its jobs.
 struct Call {
     latch: Latch,
+    /// A standby job sleeps until then before it tries to enter.
+    not_before: Option<Instant>,
     runner: ErasedRunner,
     /// The first panic payload of any invocation, re-raised on the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
@@ -119,6 +121,13 @@ impl ErasedRunner {
 impl Call {
     /// Runs the runner once if the call is still open; a late job does nothing and gets false.
     fn help(&self) -> bool {
+        if let Some(at) = self.not_before {
+            // Outside the latch: a caller that finishes first does not wait for this sleep.
+            let now = Instant::now();
+            if at > now && !self.latch.is_closed() {
+                thread::sleep(at - now);
+            }
+        }
         let Some(_entered) = self.latch.enter() else {
             return false;
         };
@@ -180,16 +189,55 @@ impl IoPool {
         }
         let call = Arc::new(Call {
             latch: Latch::new(),
+            not_before: None,
             runner: ErasedRunner::new(runner),
             panic: Mutex::new(None),
         });
-        // Nothing between handing out jobs and closing the latch may unwind past the close:
-        // pool threads could still be inside `runner`. So asking for help sits in here too.
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Self::scoped(&call, || {
             self.request_help(&call, extra);
             runner();
-        }));
-        if let Err(payload) = outcome {
+        });
+    }
+
+    /// Runs `caller` on the calling thread while one idle pool thread stands by: at `at`,
+    /// if `caller` has not returned yet, that thread runs `standby` (once). Returns `None`,
+    /// having run nothing, when no pool thread is idle: standing by must never cost a
+    /// thread spawn.
+    ///
+    /// As with [`run`](Self::run), returns only once `caller` returned and `standby` is not
+    /// running, and re-raises the first panic of either. A standby that wakes after
+    /// `caller` returned does not touch `standby`; the caller never waits for its sleep.
+    pub(crate) fn standby<R, S: Fn() + Sync>(
+        &self,
+        at: Instant,
+        standby: &S,
+        caller: impl FnOnce() -> R,
+    ) -> Option<R> {
+        let inner = &*self.inner;
+        if inner.idle.load(Relaxed) == 0 {
+            return None;
+        }
+        let call = Arc::new(Call {
+            latch: Latch::new(),
+            not_before: Some(at),
+            runner: ErasedRunner::new(standby),
+            panic: Mutex::new(None),
+        });
+        let mut result = None;
+        Self::scoped(&call, || {
+            // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
+            let _ = inner.jobs_tx.send(Arc::clone(&call));
+            result = Some(caller());
+        });
+        result
+    }
+
+    /// Runs `body` (which hands `call` to pool threads), then closes `call`'s latch and waits
+    /// for every pool thread inside its runner; re-raises the first panic of any of them.
+    fn scoped(call: &Call, body: impl FnOnce()) {
+        // Nothing between handing out jobs and closing the latch may unwind past the close:
+        // pool threads could still be inside the runner. So handing out jobs sits in here.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
             call.record_panic(payload);
         }
         call.latch.close_and_wait();
@@ -201,6 +249,17 @@ impl IoPool {
         if let Some(payload) = first_panic {
             resume_unwind(payload);
         }
+    }
+
+    /// Like [`run`](Self::run), but with only as many pool threads as are free now (at most
+    /// `extra`): never spawns one.
+    pub(crate) fn run_on_free_threads<F: Fn() + Sync>(&self, extra: usize, runner: &F) {
+        let inner = &*self.inner;
+        let free = inner
+            .threads
+            .load(Relaxed)
+            .saturating_sub(inner.busy.load(Relaxed));
+        self.run(extra.min(free), runner);
     }
 
     /// Queues `extra` jobs for `call` and spawns threads for those no free thread will take.
@@ -288,6 +347,13 @@ impl IoPool {
 /// A pool thread: handles jobs until none came for `IDLE_TIMEOUT`.
 fn worker(inner: &Inner) {
     ON_WORKER.set(true);
+    // A standby job sleeps tens of µs; Linux's default 50 µs timer slack would double that.
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and only changes this thread's
+    // timer slack; the result is ignored (the default slack is merely slower).
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong);
+    }
     loop {
         inner.idle.fetch_add(1, Relaxed);
         let job = inner.jobs_rx.recv_timeout(IDLE_TIMEOUT);

@@ -63,6 +63,11 @@ impl Latch {
         }
     }
 
+    /// Whether the latch is closed (a hint: it may close right after).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & CLOSED != 0
+    }
+
     /// Closes the latch, then blocks until every runner that entered has left.
     ///
     /// On return, everything the runners did happens-before the caller's next step.

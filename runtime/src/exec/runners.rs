@@ -6,6 +6,7 @@
 //! Only the batches being worked on are buffered: memory is O(workers × chunk).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::iter::plumbing::Producer;
 
@@ -24,7 +25,8 @@ pub(crate) trait Batches: Sync {
 /// Batches split off the front of an indexed input.
 pub(crate) struct ProducerBatches<P> {
     rest: Mutex<Option<(Span<P>, u64)>>,
-    chunk: usize,
+    /// Items per batch; may change while runners pull.
+    chunk: AtomicUsize,
 }
 
 impl<P: Producer> ProducerBatches<P> {
@@ -32,8 +34,48 @@ impl<P: Producer> ProducerBatches<P> {
     pub(crate) fn new(producer: Span<P>, offset: u64, chunk: usize) -> Self {
         ProducerBatches {
             rest: Mutex::new(Some((producer, offset))),
-            chunk: chunk.max(1),
+            chunk: AtomicUsize::new(chunk.max(1)),
         }
+    }
+
+    /// Items per batch now.
+    pub(crate) fn chunk(&self) -> usize {
+        self.chunk.load(Ordering::Relaxed)
+    }
+
+    /// Makes later batches `chunk` items long.
+    pub(crate) fn set_chunk(&self, chunk: usize) {
+        self.chunk.store(chunk.max(1), Ordering::Relaxed);
+    }
+
+    /// Splits off the next `len` items (fewer at the end) and their position.
+    pub(crate) fn take(&self, len: usize) -> Option<(u64, Span<P>)> {
+        let mut rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+        let (producer, offset) = rest.take()?;
+        let left = producer.len();
+        if left == 0 {
+            return None;
+        }
+        let take = len.clamp(1, left);
+        let (head, tail) = producer.split_at(take);
+        if take < left {
+            *rest = Some((tail, offset + take as u64));
+        }
+        Some((offset, head))
+    }
+
+    /// Everything not handed out yet, and its position.
+    pub(crate) fn take_rest(&self) -> Option<(u64, Span<P>)> {
+        let mut rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+        rest.take()
+            .filter(|(producer, _)| producer.len() > 0)
+            .map(|(p, offset)| (offset, p))
+    }
+
+    /// Items not handed out yet.
+    pub(crate) fn remaining(&self) -> usize {
+        let rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+        rest.as_ref().map_or(0, |(producer, _)| producer.len())
     }
 }
 
@@ -41,18 +83,8 @@ impl<P: Producer> Batches for ProducerBatches<P> {
     type Item = P::Item;
     type Batch = P::IntoIter;
     fn next_batch(&self) -> Option<(Position, P::IntoIter)> {
-        let mut rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
-        let (producer, offset) = rest.take()?;
-        let len = producer.len();
-        if len == 0 {
-            return None;
-        }
-        let take = self.chunk.min(len);
-        let (head, tail) = producer.split_at(take);
-        if take < len {
-            *rest = Some((tail, offset + take as u64));
-        }
-        Some((Position::Item(offset), head.into_iter()))
+        let (offset, batch) = self.take(self.chunk.load(Ordering::Relaxed))?;
+        Some((Position::Item(offset), batch.into_iter()))
     }
 }
 

@@ -6,6 +6,8 @@
 //! counters, run. Every few calls it also times itself (two `Instant::now`) to notice
 //! when the workload changed.
 
+mod standby;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -383,7 +385,19 @@ where
                 result
             }
             Resolved::Profile => {
-                let (prefix, rest, profile) = match self.entry.learned() {
+                let learned = self.entry.learned();
+                let producer = if learned.is_none()
+                    && matches!(self.spec.mode, Mode::Auto | Mode::Io)
+                    && standby::allowed(len)
+                {
+                    match self.run_cold_with_standby(class, producer) {
+                        Ok(result) => return result,
+                        Err(producer) => producer,
+                    }
+                } else {
+                    producer
+                };
+                let (prefix, rest, profile) = match learned {
                     Some(profile) => (None, producer, profile),
                     None => {
                         let (prefix, rest, profile) = self.profile_indexed(producer)?;

@@ -1,0 +1,292 @@
+//! Cold calls with a pool thread standing by.
+//!
+//! Profiling runs a loop's first items on the calling thread, so a loop whose first item
+//! takes a millisecond would spend that millisecond alone before anything is decided: on
+//! a cold call of ten such items, half the time. Waking helpers up front would cost every
+//! tiny loop a thread wake-up (40–120 µs), so instead one idle I/O-pool thread stands by
+//! (a queued job; the caller pays one channel send). If the caller is still on its first
+//! item [`STANDBY_AFTER`] after the call started, items are slow, and the standby thread
+//! starts helpers on the next items straight away. How many depends on what the caller's
+//! thread did meanwhile, read from its CPU clock: a caller that mostly waited (I/O) gets
+//! one helper per remaining item up to [`MAX_BLOCKING_HELPERS`], one that computed gets
+//! one per other core; either way only threads that are free now, so a guess never grows
+//! the pool. With no idle pool thread there is no standby (profiling as usual).
+//!
+//! The caller finishes its profiling batch and decides the plan as usual. If no helper
+//! started, it runs the rest exactly as a call without a standby would. If helpers did,
+//! everybody pulls batches from one shared queue: the decision sets the batch size, how
+//! many helpers may keep pulling (an I/O plan recruits more), and the caller drains
+//! whatever is left, so no item is ever stranded. Every batch is a task with its own
+//! accumulator, combined in input order at the end.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::iter::plumbing::Producer;
+
+use super::Call;
+use crate::clock::ThreadClock;
+use crate::exec::io_pool::{self, IoPool};
+use crate::exec::runners::ProducerBatches;
+use crate::exec::{Position, cpu};
+use crate::input::Span;
+use crate::policy::{self, Plan, PlanKind};
+use crate::profile::Profiler;
+
+/// A call still profiling this long after it started has slow first items.
+pub(crate) const STANDBY_AFTER: Duration = Duration::from_micros(50);
+/// The standby starts helpers only while the caller is in one of its first this many
+/// profiling batches (of 1 item): only then would profiling otherwise run alone for
+/// several times [`STANDBY_AFTER`]; faster items finish profiling soon on their own.
+const SLOW_BATCHES: usize = 1;
+/// Most helpers a standby starts for items that wait rather than compute; the decision
+/// recruits more if the plan wants them.
+const MAX_BLOCKING_HELPERS: usize = 32;
+
+/// The caller is profiling; the standby may still start helpers.
+const PROFILING: u8 = 0;
+/// The standby started helpers: they pull from the shared queue.
+const HELPING: u8 = 1;
+/// The caller decided first: no helper will ever touch the call.
+const DECIDED: u8 = 2;
+
+/// What the caller and the helpers share.
+struct Shared<P, A> {
+    queue: ProducerBatches<P>,
+    /// Each task's accumulator, tagged with its first item.
+    results: Mutex<Vec<(Position, A)>>,
+    state: AtomicU8,
+    /// Profiling batches the caller has finished.
+    batches_done: AtomicUsize,
+    /// Helpers pulling now, and how many may (the caller is not counted).
+    helpers: AtomicUsize,
+    helpers_allowed: AtomicUsize,
+    /// The caller's CPU clock and its reading when the call started.
+    caller_clock: Option<ThreadClock>,
+    caller_cpu_start: Option<u64>,
+    started: Instant,
+}
+
+/// Whether a cold call of `len` items on this thread may use a standby.
+pub(super) fn allowed(len: usize) -> bool {
+    // Inside a pool the standby's helpers would nest parallelism (the nesting rules
+    // decide for inner loops instead); one item has nothing to share.
+    len >= 2 && rayon::current_thread_index().is_none() && !io_pool::on_worker_thread()
+}
+
+impl<A, E, Init, Fold, Comb> Call<'_, '_, Init, Fold, Comb, E>
+where
+    A: Send,
+    E: Send,
+    Init: Fn(crate::exec::TaskStart) -> A + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
+    /// Profiles, decides and runs a cold call of an indexed input with a standby (see
+    /// the module docs). Gives the input back untouched if no pool thread is idle.
+    pub(super) fn run_cold_with_standby<P: Producer>(
+        &self,
+        class: usize,
+        producer: Span<P>,
+    ) -> Result<Option<A>, Span<P>>
+    where
+        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    {
+        let len = producer.len();
+        let profiler = Profiler::start();
+        let started = Instant::now();
+        let shared = Shared {
+            queue: ProducerBatches::new(producer, 0, 1),
+            results: Mutex::new(Vec::new()),
+            state: AtomicU8::new(PROFILING),
+            batches_done: AtomicUsize::new(0),
+            helpers: AtomicUsize::new(0),
+            helpers_allowed: AtomicUsize::new(0),
+            caller_clock: ThreadClock::current(),
+            caller_cpu_start: profiler.cpu_start(),
+            started,
+        };
+        let standby = || self.stand_by(&shared);
+        let ran = IoPool::global().standby(started + STANDBY_AFTER, &standby, || {
+            self.profile_decide_and_run(profiler, class, len, &shared);
+        });
+        if ran.is_none() {
+            let (_, producer) = shared
+                .queue
+                .take_rest()
+                .expect("a call that did not start has all its items");
+            return Err(producer);
+        }
+        if self.work.outcome.failed() {
+            return Ok(None);
+        }
+        let mut results = shared
+            .results
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        results.sort_unstable_by_key(|(position, _)| position.order());
+        let mut ordered = results.into_iter().map(|(_, acc)| acc);
+        let first = ordered.next();
+        Ok(first.map(|first| ordered.fold(first, |left, right| (self.work.combine)(left, right))))
+    }
+
+    /// The caller's part: profile the first batches, decide, then run the rest alone (no
+    /// helper started) or with the helpers.
+    fn profile_decide_and_run<P: Producer>(
+        &self,
+        mut profiler: Profiler,
+        class: usize,
+        len: usize,
+        shared: &Shared<P, A>,
+    ) where
+        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    {
+        // At least one batch, even if helpers started first (a caller descheduled right
+        // after queueing the standby): the decision needs a profile.
+        while profiler.items() == 0
+            || (!profiler.done(Some(shared.queue.remaining()))
+                && shared.state.load(Ordering::Relaxed) == PROFILING)
+        {
+            let Some((offset, batch)) = shared.queue.take(profiler.next_batch_len()) else {
+                break;
+            };
+            let items = batch.len();
+            let acc = profiler.time(|| {
+                (
+                    items,
+                    self.work.task(Position::Item(offset), batch.into_iter()),
+                )
+            });
+            match acc {
+                Some(acc) => push(shared, Position::Item(offset), acc),
+                None => break,
+            }
+            shared.batches_done.fetch_add(1, Ordering::Relaxed);
+        }
+        // A profile cut short by a failure is not learned: the next call profiles again.
+        let plan = profiler
+            .finish()
+            .filter(|_| !self.work.outcome.failed())
+            .map(|profile| {
+                self.entry.learn(profile);
+                self.decide(class, &profile, len)
+            });
+        let helping = shared
+            .state
+            .compare_exchange(PROFILING, DECIDED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err();
+        let Some(plan) = plan.filter(|_| !self.work.outcome.failed()) else {
+            // Failed (helpers stop on their own), or the helpers took every item.
+            return;
+        };
+        if !helping {
+            if let Some((offset, rest)) = shared.queue.take_rest()
+                && let Some(acc) = self.run_indexed(plan, rest, offset)
+            {
+                push(shared, Position::Item(offset), acc);
+            }
+            return;
+        }
+        let (chunk, helpers) = match plan {
+            Plan::Sequential => (usize::MAX, 0),
+            Plan::Cpu { threads, chunk } => (chunk, threads.saturating_sub(1)),
+            Plan::Io { workers, chunk } => (chunk, workers.saturating_sub(1)),
+        };
+        shared.queue.set_chunk(chunk);
+        shared.helpers_allowed.store(helpers, Ordering::Relaxed);
+        let more = helpers.saturating_sub(shared.helpers.load(Ordering::Relaxed));
+        if matches!(plan, Plan::Io { .. }) && more > 0 {
+            IoPool::global().run(more, &|| self.pull(shared, Puller::Helper));
+        }
+        // Helpers may leave early (fewer allowed); the caller drains what is left.
+        self.pull(shared, Puller::Caller);
+    }
+
+    /// The standby's part, once the call has been profiling for [`STANDBY_AFTER`]: start
+    /// helpers, unless the caller decided meanwhile.
+    fn stand_by<P: Producer>(&self, shared: &Shared<P, A>)
+    where
+        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    {
+        if shared.batches_done.load(Ordering::Relaxed) >= SLOW_BATCHES {
+            // Items are fast enough for profiling to end soon on its own.
+            return;
+        }
+        let remaining = shared.queue.remaining();
+        let wall_ns = shared.started.elapsed().as_nanos() as f64;
+        let cpu_fraction = match (shared.caller_clock, shared.caller_cpu_start) {
+            (Some(clock), Some(start)) => clock.read_ns().map_or(1.0, |now| {
+                now.saturating_sub(start) as f64 / wall_ns.max(1.0)
+            }),
+            _ => 1.0,
+        };
+        let blocking = match self.constraints().kind {
+            Some(PlanKind::Io) => true,
+            Some(_) => false,
+            None => cpu_fraction < policy::IO_BOUND_CPU_FRACTION,
+        };
+        let helpers = if blocking {
+            remaining.min(MAX_BLOCKING_HELPERS)
+        } else {
+            remaining.min(cpu::threads().saturating_sub(1))
+        };
+        if helpers == 0 {
+            return;
+        }
+        shared.helpers_allowed.store(helpers, Ordering::Relaxed);
+        // Release/Acquire: the caller that finds HELPING sees `helpers_allowed`.
+        if shared
+            .state
+            .compare_exchange(PROFILING, HELPING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        // Free threads only: a guess must never grow the pool (the decision may).
+        IoPool::global().run_on_free_threads(helpers - 1, &|| self.pull(shared, Puller::Helper));
+    }
+
+    /// Runs batches from the shared queue until it is empty, the call failed, or (for a
+    /// helper) more helpers are pulling than allowed.
+    fn pull<P: Producer>(&self, shared: &Shared<P, A>, who: Puller)
+    where
+        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    {
+        if who == Puller::Helper {
+            shared.helpers.fetch_add(1, Ordering::Relaxed);
+        }
+        while !self.work.outcome.failed() {
+            if who == Puller::Helper
+                && shared.helpers.load(Ordering::Relaxed)
+                    > shared.helpers_allowed.load(Ordering::Relaxed)
+            {
+                break;
+            }
+            let Some((offset, batch)) = shared.queue.take(shared.queue.chunk()) else {
+                break;
+            };
+            match self.work.task(Position::Item(offset), batch.into_iter()) {
+                Some(acc) => push(shared, Position::Item(offset), acc),
+                None => break,
+            }
+        }
+        if who == Puller::Helper {
+            shared.helpers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Who is pulling: helpers may leave early, the caller never does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Puller {
+    Caller,
+    Helper,
+}
+
+fn push<P, A>(shared: &Shared<P, A>, position: Position, acc: A) {
+    shared
+        .results
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((position, acc));
+}

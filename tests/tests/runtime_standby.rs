@@ -1,0 +1,119 @@
+//! Cold calls whose first item is slow: a pool thread standing by starts helpers before
+//! profiling ends, and the call still gives the sequential loop's result.
+//!
+//! A standby only uses an idle I/O-pool thread, so each test first runs an I/O loop that
+//! leaves a few threads idle. Every test uses its own call sites (cold on first call).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use autopar::Parallel;
+use autopar_tests::quiet_deliberate_panics;
+
+/// Leaves idle threads in the I/O pool (they wait 10 s for work before exiting), and
+/// keeps the other tests of this file from using them until the guard drops.
+fn idle_io_threads() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    Parallel::io()
+        .workers(8)
+        .for_each(0..8, |_| thread::sleep(Duration::from_millis(2)));
+    // The pool's threads count themselves idle just after the call returns.
+    thread::sleep(Duration::from_millis(20));
+    guard
+}
+
+#[test]
+fn a_slow_first_item_does_not_hold_back_the_others() {
+    let _pool = idle_io_threads();
+    let caller = thread::current().id();
+    let first_done: Mutex<Option<Instant>> = Mutex::new(None);
+    let starts: Mutex<Vec<(usize, Instant, ThreadId)>> = Mutex::new(Vec::new());
+    let out = Parallel::auto()
+        .label("standby slow first")
+        .map(0..6usize, |i| {
+            starts
+                .lock()
+                .unwrap()
+                .push((i, Instant::now(), thread::current().id()));
+            if i == 0 {
+                // Far longer than the standby's delay: profiling is stuck in item 0.
+                thread::sleep(Duration::from_millis(300));
+                *first_done.lock().unwrap() = Some(Instant::now());
+            } else {
+                thread::sleep(Duration::from_millis(1));
+            }
+            i * 10
+        });
+    assert_eq!(out, [0, 10, 20, 30, 40, 50]);
+    let first_done = first_done.into_inner().unwrap().unwrap();
+    let starts = starts.into_inner().unwrap();
+    let early: Vec<_> = starts
+        .iter()
+        .filter(|(i, started, thread)| *i > 0 && *started < first_done && *thread != caller)
+        .collect();
+    assert_eq!(
+        early.len(),
+        5,
+        "items 1..6 should all run on helpers while item 0 still runs: {starts:?}"
+    );
+}
+
+#[test]
+fn standby_calls_run_every_item_once_in_order() {
+    let _pool = idle_io_threads();
+    let runs = AtomicUsize::new(0);
+    let out = Parallel::auto()
+        .label("standby every item")
+        .map(0..40usize, |i| {
+            runs.fetch_add(1, Ordering::Relaxed);
+            thread::sleep(Duration::from_micros(if i < 2 { 20_000 } else { 200 }));
+            i
+        });
+    assert_eq!(out, (0..40).collect::<Vec<_>>());
+    assert_eq!(runs.load(Ordering::Relaxed), 40);
+    let sum = Parallel::auto().label("standby reduce").reduce(
+        0..40u64,
+        || 0,
+        |acc, i| {
+            thread::sleep(Duration::from_micros(if i == 0 { 20_000 } else { 100 }));
+            acc + i
+        },
+        |a, b| a + b,
+    );
+    assert_eq!(sum, (0..40).sum::<u64>());
+}
+
+#[test]
+fn errors_and_panics_of_helpers_reach_the_caller() {
+    quiet_deliberate_panics();
+    let pool = idle_io_threads();
+    let result = Parallel::auto()
+        .label("standby error")
+        .try_for_each(0..30u32, |i| {
+            thread::sleep(Duration::from_millis(if i == 0 { 20 } else { 1 }));
+            if i == 17 { Err(i) } else { Ok(()) }
+        });
+    assert_eq!(result, Err(17));
+    drop(pool);
+
+    let _pool = idle_io_threads();
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        Parallel::auto()
+            .label("standby panic")
+            .for_each(0..30u32, |i| {
+                thread::sleep(Duration::from_millis(if i == 0 { 20 } else { 1 }));
+                if i == 9 {
+                    panic!("deliberate: item {i}");
+                }
+            })
+    }));
+    let payload = panicked.expect_err("the helper's panic reaches the caller");
+    assert_eq!(
+        payload.downcast_ref::<String>().unwrap(),
+        "deliberate: item 9"
+    );
+}
