@@ -26,6 +26,52 @@ pub(crate) fn thread_cpu_ns() -> Option<u64> {
     }
 }
 
+/// How many times the calling thread has blocked (voluntary context switches: sleeping,
+/// waiting for I/O or a lock), or `None` where the platform does not count them.
+///
+/// Tells blocking from preemption: a thread that lost wall time without ever blocking
+/// was waiting for a CPU (other threads ran), not for I/O. One syscall (~0.3 µs).
+pub(crate) fn voluntary_switches() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `usage` is a valid, writable rusage; RUSAGE_THREAD asks for the calling
+        // thread only, and getrusage writes only into `usage`.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+        (rc == 0).then_some(usage.ru_nvcsw as u64)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// The calling thread's id in the kernel (Linux only), to look it up in `/proc`.
+pub(crate) fn current_tid() -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid takes no argument and cannot fail.
+        Some(unsafe { libc::gettid() })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Whether thread `tid` of this process is blocked right now (sleeping or waiting for
+/// I/O) rather than running or waiting for a CPU; `None` if that cannot be read.
+///
+/// Reads `/proc/self/task/<tid>/stat` (a few µs): for a thread that is not the caller.
+pub(crate) fn thread_is_blocked(tid: i32) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // "tid (name) S ...": the name may hold spaces and parentheses, the state follows
+    // the last ')'.
+    let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
+    Some(matches!(state, 'S' | 'D'))
+}
+
 /// The CPU clock of one thread, readable from any other thread while that one lives.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ThreadClock {
@@ -90,6 +136,39 @@ mod tests {
             after_spin - after_sleep > 10_000_000,
             "spinning used no CPU time"
         );
+    }
+
+    #[test]
+    fn sleeping_counts_as_blocking_and_spinning_does_not() {
+        let Some(start) = voluntary_switches() else {
+            return;
+        };
+        let spin_until = std::time::Instant::now() + std::time::Duration::from_millis(5);
+        while std::time::Instant::now() < spin_until {
+            std::hint::spin_loop();
+        }
+        let after_spin = voluntary_switches().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        let after_sleep = voluntary_switches().unwrap();
+        assert_eq!(after_spin, start, "spinning blocked");
+        assert!(after_sleep > after_spin, "sleeping did not block");
+    }
+
+    #[test]
+    fn a_sleeping_thread_reads_as_blocked_and_a_spinning_one_does_not() {
+        let Some(me) = current_tid() else {
+            return;
+        };
+        assert_eq!(thread_is_blocked(me), Some(false), "this thread is running");
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            tid_tx.send(current_tid().unwrap()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        });
+        let tid = tid_rx.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(thread_is_blocked(tid), Some(true), "the sleeper is blocked");
+        sleeper.join().unwrap();
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use crate::clock::thread_cpu_ns;
+use crate::clock::{thread_cpu_ns, voluntary_switches};
 use crate::policy::Profile;
 
 /// Profiling stops once it has spent this much wall time (and seen a few batches), or
@@ -30,6 +30,7 @@ const MAX_BATCHES: usize = 21;
 pub(crate) struct Profiler {
     started: Instant,
     cpu_start: Option<u64>,
+    blocks_start: Option<u64>,
     /// (items, ns) per batch.
     batches: Vec<(usize, u64)>,
     items: usize,
@@ -51,6 +52,7 @@ impl Profiler {
         Profiler {
             started: Instant::now(),
             cpu_start,
+            blocks_start: voluntary_switches(),
             batches: Vec::with_capacity(MAX_BATCHES),
             items: 0,
             elapsed_ns: 0,
@@ -126,7 +128,14 @@ impl Profiler {
             return None;
         }
         let wall_ns = self.started.elapsed().as_nanos() as u64;
+        let never_blocked = match (self.blocks_start, voluntary_switches()) {
+            (Some(start), Some(end)) => end == start,
+            _ => false,
+        };
         let cpu_fraction = match (self.cpu_start, thread_cpu_ns()) {
+            // Wall time off the CPU without ever blocking was spent waiting for a CPU
+            // (preempted by other threads): the items are CPU-bound all the same.
+            _ if never_blocked => 1.0,
             (Some(start), Some(end)) if wall_ns > 0 => {
                 (end.saturating_sub(start) as f64 / wall_ns as f64).min(1.0)
             }

@@ -6,11 +6,11 @@
 //! tiny loop a thread wake-up (40–120 µs), so instead one idle I/O-pool thread stands by
 //! (a queued job; the caller pays one channel send). If the caller is still on its first
 //! item [`STANDBY_AFTER`] after the call started, items are slow, and the standby thread
-//! starts helpers on the next items straight away. How many depends on what the caller's
-//! thread did meanwhile, read from its CPU clock: a caller that mostly waited (I/O) gets
-//! one helper per remaining item up to [`MAX_BLOCKING_HELPERS`], one that computed gets
-//! one per other core; either way only threads that are free now, so a guess never grows
-//! the pool. With no idle pool thread there is no standby (profiling as usual).
+//! starts helpers on the next items straight away. How many depends on whether the
+//! caller's thread is blocked (the OS's view of it; else its CPU clock): a caller waiting
+//! for I/O gets one helper per remaining item up to [`MAX_BLOCKING_HELPERS`], one that
+//! computes gets one per other core; either way only threads that are free now, so a
+//! guess never grows the pool. With no idle pool thread there is no standby (profiling as usual).
 //!
 //! The caller finishes its profiling batch and decides the plan as usual. If no helper
 //! started, it runs the rest exactly as a call without a standby would. If helpers did,
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use rayon::iter::plumbing::Producer;
 
 use super::Call;
-use crate::clock::ThreadClock;
+use crate::clock::{self, ThreadClock};
 use crate::exec::io_pool::{self, IoPool};
 use crate::exec::runners::ProducerBatches;
 use crate::exec::{Position, cpu};
@@ -62,10 +62,30 @@ struct Shared<P, A> {
     /// Helpers pulling now, and how many may (the caller is not counted).
     helpers: AtomicUsize,
     helpers_allowed: AtomicUsize,
-    /// The caller's CPU clock and its reading when the call started.
+    /// The caller's kernel thread id, CPU clock and that clock's reading at the start.
+    caller_tid: Option<i32>,
     caller_clock: Option<ThreadClock>,
     caller_cpu_start: Option<u64>,
     started: Instant,
+}
+
+impl<P, A> Shared<P, A> {
+    /// Whether the caller's first item is waiting (I/O) rather than computing: from the
+    /// thread's state now where the OS shows it (a thread that is merely preempted is
+    /// computing), else from its CPU time since the call started.
+    fn caller_blocked(&self) -> bool {
+        if let Some(blocked) = self.caller_tid.and_then(clock::thread_is_blocked) {
+            return blocked;
+        }
+        let wall_ns = self.started.elapsed().as_nanos() as f64;
+        let cpu_fraction = match (self.caller_clock, self.caller_cpu_start) {
+            (Some(clock), Some(start)) => clock.read_ns().map_or(1.0, |now| {
+                now.saturating_sub(start) as f64 / wall_ns.max(1.0)
+            }),
+            _ => 1.0,
+        };
+        cpu_fraction < policy::IO_BOUND_CPU_FRACTION
+    }
 }
 
 /// Whether a cold call of `len` items on this thread may use a standby.
@@ -102,6 +122,7 @@ where
             batches_done: AtomicUsize::new(0),
             helpers: AtomicUsize::new(0),
             helpers_allowed: AtomicUsize::new(0),
+            caller_tid: clock::current_tid(),
             caller_clock: ThreadClock::current(),
             caller_cpu_start: profiler.cpu_start(),
             started,
@@ -213,17 +234,10 @@ where
             return;
         }
         let remaining = shared.queue.remaining();
-        let wall_ns = shared.started.elapsed().as_nanos() as f64;
-        let cpu_fraction = match (shared.caller_clock, shared.caller_cpu_start) {
-            (Some(clock), Some(start)) => clock.read_ns().map_or(1.0, |now| {
-                now.saturating_sub(start) as f64 / wall_ns.max(1.0)
-            }),
-            _ => 1.0,
-        };
         let blocking = match self.constraints().kind {
             Some(PlanKind::Io) => true,
             Some(_) => false,
-            None => cpu_fraction < policy::IO_BOUND_CPU_FRACTION,
+            None => shared.caller_blocked(),
         };
         let helpers = if blocking {
             remaining.min(MAX_BLOCKING_HELPERS)
