@@ -60,11 +60,6 @@ impl Profiler {
         }
     }
 
-    /// Items timed so far.
-    pub(crate) fn items(&self) -> usize {
-        self.items
-    }
-
     /// The calling thread's CPU time when profiling started (`None` without a clock).
     pub(crate) fn cpu_start(&self) -> Option<u64> {
         self.cpu_start

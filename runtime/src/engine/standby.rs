@@ -35,7 +35,7 @@ use crate::policy::{self, Plan, PlanKind};
 use crate::profile::Profiler;
 
 /// A call still profiling this long after it started has slow first items.
-pub(crate) const STANDBY_AFTER: Duration = Duration::from_micros(50);
+pub(crate) const STANDBY_AFTER: Duration = Duration::from_micros(20);
 /// The standby starts helpers only while the caller is in one of its first this many
 /// profiling batches (of 1 item): only then would profiling otherwise run alone for
 /// several times [`STANDBY_AFTER`]; faster items finish profiling soon on their own.
@@ -162,12 +162,10 @@ where
     ) where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
-        // At least one batch, even if helpers started first (a caller descheduled right
-        // after queueing the standby): the decision needs a profile.
-        while profiler.items() == 0
-            || (!profiler.done(Some(shared.queue.remaining()))
-                && shared.state.load(Ordering::Relaxed) == PROFILING)
-        {
+        // Profiling goes on as usual while helpers run (they run other items meanwhile):
+        // stopping at the first item would judge a loop by one item, e.g. a loop that
+        // alternates computing and waiting by an item that only computes.
+        while !profiler.done(Some(shared.queue.remaining())) {
             let Some((offset, batch)) = shared.queue.take(profiler.next_batch_len()) else {
                 break;
             };
