@@ -9,8 +9,9 @@
 //! starts helpers on the next items straight away. How many depends on whether the
 //! caller's thread is blocked (the OS's view of it; else its CPU clock): a caller waiting
 //! for I/O gets one helper per remaining item up to [`MAX_BLOCKING_HELPERS`], one that
-//! computes gets one per other core; either way only threads that are free now, so a
-//! guess never grows the pool. With no idle pool thread there is no standby (profiling as usual).
+//! computes gets one per other core, and one that barely ran (it was preempted, so its
+//! item may be fast) gets none; either way only threads that are free now, so a guess
+//! never grows the pool. With no idle pool thread there is no standby (profiling as usual).
 //!
 //! The caller finishes its profiling batch and decides the plan as usual. If no helper
 //! started, it runs the rest exactly as a call without a standby would. If helpers did,
@@ -36,6 +37,11 @@ use crate::profile::Profiler;
 
 /// A call still profiling this long after it started has slow first items.
 pub(crate) const STANDBY_AFTER: Duration = Duration::from_micros(20);
+/// A caller that is running (not blocked) counts as computing a slow first item only
+/// once it has used this much CPU time in the call; less means it was preempted.
+const MIN_COMPUTING_NS: f64 = STANDBY_AFTER.as_nanos() as f64;
+/// Shared-queue batches shorter than this grow (×2 per batch) for whoever pulls them.
+const MIN_TASK: Duration = Duration::from_micros(10);
 /// The standby starts helpers only while the caller is in one of its first this many
 /// profiling batches (of 1 item): only then would profiling otherwise run alone for
 /// several times [`STANDBY_AFTER`]; faster items finish profiling soon on their own.
@@ -69,22 +75,41 @@ struct Shared<P, A> {
     started: Instant,
 }
 
+/// How the caller's first item is going when the standby wakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FirstItem {
+    /// The caller is blocked: the item waits (I/O).
+    Waiting,
+    /// The caller has been computing it for a while.
+    Computing,
+    /// The caller barely ran (it was preempted): the item may well be fast.
+    Unclear,
+}
+
 impl<P, A> Shared<P, A> {
-    /// Whether the caller's first item is waiting (I/O) rather than computing: from the
-    /// thread's state now where the OS shows it (a thread that is merely preempted is
-    /// computing), else from its CPU time since the call started.
-    fn caller_blocked(&self) -> bool {
-        if let Some(blocked) = self.caller_tid.and_then(clock::thread_is_blocked) {
-            return blocked;
-        }
-        let wall_ns = self.started.elapsed().as_nanos() as f64;
-        let cpu_fraction = match (self.caller_clock, self.caller_cpu_start) {
-            (Some(clock), Some(start)) => clock.read_ns().map_or(1.0, |now| {
-                now.saturating_sub(start) as f64 / wall_ns.max(1.0)
-            }),
-            _ => 1.0,
+    /// How the caller's first item is going: from the thread's state where the OS shows
+    /// it, and from the CPU time the caller used since the call started.
+    fn first_item(&self) -> FirstItem {
+        let cpu_ns = match (self.caller_clock, self.caller_cpu_start) {
+            (Some(clock), Some(start)) => clock.read_ns().map(|now| now.saturating_sub(start)),
+            _ => None,
         };
-        cpu_fraction < policy::IO_BOUND_CPU_FRACTION
+        let computed_a_while = cpu_ns.is_none_or(|cpu| cpu as f64 >= MIN_COMPUTING_NS);
+        match self.caller_tid.and_then(clock::thread_is_blocked) {
+            Some(true) => FirstItem::Waiting,
+            Some(false) if computed_a_while => FirstItem::Computing,
+            Some(false) => FirstItem::Unclear,
+            // No thread state: judge by the CPU fraction (preemption looks like waiting).
+            None => {
+                let wall_ns = self.started.elapsed().as_nanos() as f64;
+                match cpu_ns {
+                    Some(cpu) if (cpu as f64) < policy::IO_BOUND_CPU_FRACTION * wall_ns => {
+                        FirstItem::Waiting
+                    }
+                    _ => FirstItem::Computing,
+                }
+            }
+        }
     }
 }
 
@@ -231,12 +256,14 @@ where
             // Items are fast enough for profiling to end soon on its own.
             return;
         }
-        let remaining = shared.queue.remaining();
-        let blocking = match self.constraints().kind {
-            Some(PlanKind::Io) => true,
-            Some(_) => false,
-            None => shared.caller_blocked(),
+        let blocking = match (self.constraints().kind, shared.first_item()) {
+            // A caller that barely ran says nothing about its items: no helpers.
+            (_, FirstItem::Unclear) => return,
+            (Some(PlanKind::Io), _) => true,
+            (Some(_), _) => false,
+            (None, first) => first == FirstItem::Waiting,
         };
+        let remaining = shared.queue.remaining();
         let helpers = if blocking {
             remaining.min(MAX_BLOCKING_HELPERS)
         } else {
@@ -267,6 +294,10 @@ where
         if who == Puller::Helper {
             shared.helpers.fetch_add(1, Ordering::Relaxed);
         }
+        // Batches grow while they run shorter than MIN_TASK: before the decision sets the
+        // batch size, items may be faster than the standby guessed, and one-item batches
+        // of fast items would make everyone queue on the lock.
+        let mut scale = 1usize;
         while !self.work.outcome.failed() {
             if who == Puller::Helper
                 && shared.helpers.load(Ordering::Relaxed)
@@ -274,12 +305,17 @@ where
             {
                 break;
             }
-            let Some((offset, batch)) = shared.queue.take(shared.queue.chunk()) else {
+            let want = shared.queue.chunk().saturating_mul(scale);
+            let Some((offset, batch)) = shared.queue.take(want) else {
                 break;
             };
+            let started = Instant::now();
             match self.work.task(Position::Item(offset), batch.into_iter()) {
                 Some(acc) => push(shared, Position::Item(offset), acc),
                 None => break,
+            }
+            if started.elapsed() < MIN_TASK {
+                scale = scale.saturating_mul(2);
             }
         }
         if who == Puller::Helper {
