@@ -29,7 +29,8 @@
 //!
 //! Options:
 //! - `--quick`: a few small cells, no timing assertions (CI smoke run).
-//! - `--reps N`: repetitions per strategy (default 5; medians are reported).
+//! - `--reps N`: repetitions per strategy (default 5; medians are reported); cells under
+//!   20 ms take 3 × N (cold calls: N).
 //! - `--markdown PATH`: write (or update) this machine's section of a BENCHMARKS.md.
 //! - `--svg PATH`: write the regret chart.
 //! - `--scaling LIST`: also measure speedup vs threads (RAYON_NUM_THREADS = each value)
@@ -850,6 +851,10 @@ const SEQ_LIMIT_NS: f64 = 0.6e9;
 /// Cells estimated below this time each sample as a batch of calls lasting ~BATCH_NS.
 const BATCH_BELOW_NS: f64 = 20e6;
 const BATCH_NS: f64 = 2e6;
+/// Batched cells take this many times the repetitions (all but cold calls, which need a
+/// fresh site each): a ~2 ms batch is short next to the machine's noise (another process
+/// taking a core for a few ms), and more samples keep the median clear of it.
+const BATCHED_REPS_FACTOR: usize = 3;
 /// Warm-up calls of the warm autopar site before its timed calls.
 const WARMUP_CALLS: usize = 3;
 
@@ -925,11 +930,17 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
 
     let mut samples: BTreeMap<Strat, Vec<f64>> = BTreeMap::new();
     let strats = &spec.strats;
-    for rep in 0..reps {
+    let all_reps = if est < BATCH_BELOW_NS {
+        reps * BATCHED_REPS_FACTOR
+    } else {
+        reps
+    };
+    for rep in 0..all_reps {
         // Rotate the order each repetition: no strategy always runs after the same one.
         for j in 0..strats.len() {
             let s = strats[(j + rep) % strats.len()];
             let ns = match s {
+                Strat::Cold if rep >= reps => continue,
                 Strat::Cold => {
                     let Some(at) = ctx.fresh.for_shape(&shape) else {
                         continue;
@@ -1975,7 +1986,7 @@ fn main() {
         })
         .collect();
     println!(
-        "{} cells, {} repetitions each; regret = median / best non-autopar median\n",
+        "{} cells, {} repetitions each (3× for cells under 20 ms, but cold calls); regret = median / best non-autopar median\n",
         specs.len(),
         opts.reps
     );
@@ -2043,7 +2054,7 @@ fn main() {
         writeln!(section, "## {} cores: {}\n", cores(), cpu_model()).unwrap();
         writeln!(
             section,
-            "- Machine: {machine}\n- Load average (1 min) before / after the run: {load_before} / {} (other work on the machine skews the numbers)\n- Date: {}\n- Toolchain: {}\n- Command: `{command}` (release build), {} repetitions per strategy, total {:.0} s\n",
+            "- Machine: {machine}\n- Load average (1 min) before / after the run: {load_before} / {} (other work on the machine skews the numbers)\n- Date: {}\n- Toolchain: {}\n- Command: `{command}` (release build), {} repetitions per strategy (3× for cells under 20 ms, but for cold calls), total {:.0} s\n",
             loadavg(),
             today(),
             rustc_version(),

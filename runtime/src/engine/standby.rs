@@ -21,7 +21,7 @@
 //! accumulator, combined in input order at the end.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::iter::plumbing::Producer;
@@ -37,9 +37,11 @@ use crate::profile::Profiler;
 
 /// A call still profiling this long after it started has slow first items.
 pub(crate) const STANDBY_AFTER: Duration = Duration::from_micros(20);
-/// A caller that is running (not blocked) counts as computing a slow first item only
-/// once it has used this much CPU time in the call; less means it was preempted.
-const MIN_COMPUTING_NS: f64 = STANDBY_AFTER.as_nanos() as f64;
+/// A running (not blocked) caller counts as computing a slow first item once it has
+/// been on it this long, with a CPU most of the time (else it was preempted).
+const MIN_IN_FIRST_ITEM_NS: f64 = STANDBY_AFTER.as_nanos() as f64 / 2.0;
+/// Times the standby looks again at a caller it could not judge, [`STANDBY_AFTER`] apart.
+const MAX_CHECKS: u32 = 4;
 /// Shared-queue batches shorter than this grow (×2 per batch) for whoever pulls them.
 const MIN_TASK: Duration = Duration::from_micros(10);
 /// The standby starts helpers only while the caller is in one of its first this many
@@ -65,6 +67,9 @@ struct Shared<P, A> {
     state: AtomicU8,
     /// Profiling batches the caller has finished.
     batches_done: AtomicUsize,
+    /// When the caller started its first batch, in ns since `started`, plus one (0: not
+    /// yet).
+    first_batch_at_ns: AtomicU64,
     /// Helpers pulling now, and how many may (the caller is not counted).
     helpers: AtomicUsize,
     helpers_allowed: AtomicUsize,
@@ -88,27 +93,36 @@ enum FirstItem {
 
 impl<P, A> Shared<P, A> {
     /// How the caller's first item is going: from the thread's state where the OS shows
-    /// it, and from the CPU time the caller used since the call started.
+    /// it, and from how long and how much on a CPU the caller has been at it.
     fn first_item(&self) -> FirstItem {
-        let cpu_ns = match (self.caller_clock, self.caller_cpu_start) {
-            (Some(clock), Some(start)) => clock.read_ns().map(|now| now.saturating_sub(start)),
+        let first_batch_at = self.first_batch_at_ns.load(Ordering::Relaxed);
+        if first_batch_at == 0 {
+            // Still setting up (or preempted before starting): nothing to judge yet.
+            return FirstItem::Unclear;
+        }
+        let wall_ns = self.started.elapsed().as_nanos() as u64;
+        let in_first_item_ns = wall_ns.saturating_sub(first_batch_at - 1);
+        let cpu_fraction = match (self.caller_clock, self.caller_cpu_start) {
+            (Some(clock), Some(start)) => clock
+                .read_ns()
+                .map(|now| now.saturating_sub(start) as f64 / wall_ns.max(1) as f64),
             _ => None,
         };
-        let computed_a_while = cpu_ns.is_none_or(|cpu| cpu as f64 >= MIN_COMPUTING_NS);
         match self.caller_tid.and_then(clock::thread_is_blocked) {
             Some(true) => FirstItem::Waiting,
-            Some(false) if computed_a_while => FirstItem::Computing,
+            // Running or runnable: computing if it mostly had a CPU, else preempted.
+            Some(false)
+                if in_first_item_ns as f64 >= MIN_IN_FIRST_ITEM_NS
+                    && cpu_fraction.is_none_or(|f| f >= 0.5) =>
+            {
+                FirstItem::Computing
+            }
             Some(false) => FirstItem::Unclear,
             // No thread state: judge by the CPU fraction (preemption looks like waiting).
-            None => {
-                let wall_ns = self.started.elapsed().as_nanos() as f64;
-                match cpu_ns {
-                    Some(cpu) if (cpu as f64) < policy::IO_BOUND_CPU_FRACTION * wall_ns => {
-                        FirstItem::Waiting
-                    }
-                    _ => FirstItem::Computing,
-                }
-            }
+            None => match cpu_fraction {
+                Some(f) if f < policy::IO_BOUND_CPU_FRACTION => FirstItem::Waiting,
+                _ => FirstItem::Computing,
+            },
         }
     }
 }
@@ -145,6 +159,7 @@ where
             results: Mutex::new(Vec::new()),
             state: AtomicU8::new(PROFILING),
             batches_done: AtomicUsize::new(0),
+            first_batch_at_ns: AtomicU64::new(0),
             helpers: AtomicUsize::new(0),
             helpers_allowed: AtomicUsize::new(0),
             caller_tid: clock::current_tid(),
@@ -190,6 +205,10 @@ where
         // Profiling goes on as usual while helpers run (they run other items meanwhile):
         // stopping at the first item would judge a loop by one item, e.g. a loop that
         // alternates computing and waiting by an item that only computes.
+        shared.first_batch_at_ns.store(
+            shared.started.elapsed().as_nanos() as u64 + 1,
+            Ordering::Relaxed,
+        );
         while !profiler.done(Some(shared.queue.remaining())) {
             let Some((offset, batch)) = shared.queue.take(profiler.next_batch_len()) else {
                 break;
@@ -252,16 +271,28 @@ where
     where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
-        if shared.batches_done.load(Ordering::Relaxed) >= SLOW_BATCHES {
-            // Items are fast enough for profiling to end soon on its own.
-            return;
-        }
-        let blocking = match (self.constraints().kind, shared.first_item()) {
-            // A caller that barely ran says nothing about its items: no helpers.
-            (_, FirstItem::Unclear) => return,
-            (Some(PlanKind::Io), _) => true,
-            (Some(_), _) => false,
-            (None, first) => first == FirstItem::Waiting,
+        let mut checks = 0;
+        let first = loop {
+            if shared.batches_done.load(Ordering::Relaxed) >= SLOW_BATCHES {
+                // Items are fast enough for profiling to end soon on its own.
+                return;
+            }
+            match shared.first_item() {
+                // A caller that barely ran says nothing about its items yet: look again
+                // a little later (this thread stays inside the call meanwhile, so a
+                // caller that finishes waits at most one such pause).
+                FirstItem::Unclear if checks < MAX_CHECKS => {
+                    checks += 1;
+                    std::thread::sleep(STANDBY_AFTER);
+                }
+                FirstItem::Unclear => return,
+                first => break first,
+            }
+        };
+        let blocking = match self.constraints().kind {
+            Some(PlanKind::Io) => true,
+            Some(_) => false,
+            None => first == FirstItem::Waiting,
         };
         let remaining = shared.queue.remaining();
         let helpers = if blocking {
