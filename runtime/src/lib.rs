@@ -168,7 +168,9 @@
 //!
 //! ## Limits
 //! - A loop's first call pays for profiling (about 100 µs, and at most ~2% of the call);
-//!   a saved profile removes it.
+//!   a saved profile removes it. If its first item is slow (over ~20 µs), an idle I/O-pool
+//!   thread starts the next items meanwhile, so profiling a 1 ms item does not leave the
+//!   other cores idle for that millisecond.
 //! - Decisions are per call site, loop-body type and power-of-two input size; a loop
 //!   whose cost per item depends on other inputs is re-profiled when it drifts 2×.
 //! - Items must be `Send` and what the body reads must be `Sync`; inputs of unknown
