@@ -73,10 +73,11 @@ struct Shared<P, A> {
     /// Helpers pulling now, and how many may (the caller is not counted).
     helpers: AtomicUsize,
     helpers_allowed: AtomicUsize,
-    /// The caller's kernel thread id, CPU clock and that clock's reading at the start.
+    /// The caller's kernel thread id, CPU clock and that clock's reading (plus one; 0:
+    /// not yet) when its first batch started.
     caller_tid: Option<i32>,
     caller_clock: Option<ThreadClock>,
-    caller_cpu_start: Option<u64>,
+    caller_cpu_start: AtomicU64,
     started: Instant,
 }
 
@@ -95,17 +96,18 @@ impl<P, A> Shared<P, A> {
     /// How the caller's first item is going: from the thread's state where the OS shows
     /// it, and from how long and how much on a CPU the caller has been at it.
     fn first_item(&self) -> FirstItem {
-        let first_batch_at = self.first_batch_at_ns.load(Ordering::Relaxed);
+        let first_batch_at = self.first_batch_at_ns.load(Ordering::Acquire);
         if first_batch_at == 0 {
             // Still setting up (or preempted before starting): nothing to judge yet.
             return FirstItem::Unclear;
         }
         let wall_ns = self.started.elapsed().as_nanos() as u64;
         let in_first_item_ns = wall_ns.saturating_sub(first_batch_at - 1);
-        let cpu_fraction = match (self.caller_clock, self.caller_cpu_start) {
+        let cpu_start = self.caller_cpu_start.load(Ordering::Relaxed).checked_sub(1);
+        let cpu_fraction = match (self.caller_clock, cpu_start) {
             (Some(clock), Some(start)) => clock
                 .read_ns()
-                .map(|now| now.saturating_sub(start) as f64 / wall_ns.max(1) as f64),
+                .map(|now| now.saturating_sub(start) as f64 / in_first_item_ns.max(1) as f64),
             _ => None,
         };
         match self.caller_tid.and_then(clock::thread_is_blocked) {
@@ -152,7 +154,6 @@ where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
         let len = producer.len();
-        let profiler = Profiler::start();
         let started = Instant::now();
         let shared = Shared {
             queue: ProducerBatches::new(producer, 0, 1),
@@ -164,12 +165,12 @@ where
             helpers_allowed: AtomicUsize::new(0),
             caller_tid: clock::current_tid(),
             caller_clock: ThreadClock::current(),
-            caller_cpu_start: profiler.cpu_start(),
+            caller_cpu_start: AtomicU64::new(0),
             started,
         };
         let standby = || self.stand_by(&shared);
         let ran = IoPool::global().standby(started + STANDBY_AFTER, &standby, || {
-            self.profile_decide_and_run(profiler, class, len, &shared);
+            self.profile_decide_and_run(class, len, &shared);
         });
         if ran.is_none() {
             let (_, producer) = shared
@@ -193,21 +194,23 @@ where
 
     /// The caller's part: profile the first batches, decide, then run the rest alone (no
     /// helper started) or with the helpers.
-    fn profile_decide_and_run<P: Producer>(
-        &self,
-        mut profiler: Profiler,
-        class: usize,
-        len: usize,
-        shared: &Shared<P, A>,
-    ) where
+    fn profile_decide_and_run<P: Producer>(&self, class: usize, len: usize, shared: &Shared<P, A>)
+    where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
         // Profiling goes on as usual while helpers run (they run other items meanwhile):
         // stopping at the first item would judge a loop by one item, e.g. a loop that
         // alternates computing and waiting by an item that only computes.
+        // Started here, after arming the standby: the send (which may cost the caller
+        // tens of µs when the woken thread takes its CPU) is not the items' CPU time.
+        let mut profiler = Profiler::start();
+        if let Some(cpu) = profiler.cpu_start() {
+            shared.caller_cpu_start.store(cpu + 1, Ordering::Relaxed);
+        }
+        // Release: a standby that sees the first batch started sees the CPU reading too.
         shared.first_batch_at_ns.store(
             shared.started.elapsed().as_nanos() as u64 + 1,
-            Ordering::Relaxed,
+            Ordering::Release,
         );
         while !profiler.done(Some(shared.queue.remaining())) {
             let Some((offset, batch)) = shared.queue.take(profiler.next_batch_len()) else {
