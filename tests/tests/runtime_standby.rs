@@ -117,3 +117,51 @@ fn errors_and_panics_of_helpers_reach_the_caller() {
         "deliberate: item 9"
     );
 }
+
+/// Counts live values of the map below.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+struct Counted(#[allow(dead_code)] usize);
+
+impl Counted {
+    fn new(i: usize) -> Self {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Counted(i)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn outputs_of_a_standby_call_that_panics_are_dropped_exactly_once() {
+    quiet_deliberate_panics();
+    let _pool = idle_io_threads();
+    for fail_at in [0usize, 3, 19] {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            Parallel::auto()
+                .label("standby map panic")
+                .map(0..20usize, |i| {
+                    thread::sleep(Duration::from_millis(if i == 0 { 20 } else { 1 }));
+                    if i == fail_at {
+                        panic!("deliberate: item {i}");
+                    }
+                    Counted::new(i)
+                })
+        }));
+        assert!(result.is_err(), "item {fail_at} panicked");
+        assert_eq!(LIVE.load(Ordering::SeqCst), 0, "failing at {fail_at}");
+    }
+    let out = Parallel::auto()
+        .label("standby map ok")
+        .map(0..20usize, |i| {
+            thread::sleep(Duration::from_millis(if i == 0 { 20 } else { 1 }));
+            Counted::new(i)
+        });
+    assert_eq!(LIVE.load(Ordering::SeqCst), 20);
+    drop(out);
+    assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+}
