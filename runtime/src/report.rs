@@ -283,15 +283,20 @@ pub(crate) fn trial_line(
     entry: &Entry,
     items: usize,
     plan: Plan,
-    sequential_ns_per_item: f64,
+    site_plan: Option<Plan>,
+    site_ns_per_item: f64,
     trial_ns_per_item: f64,
 ) -> String {
-    let speedup = sequential_ns_per_item / trial_ns_per_item;
+    let speedup = site_ns_per_item / trial_ns_per_item;
+    let versus = match site_plan {
+        Some(Plan::Sequential) | None => "sequential".to_owned(),
+        Some(other) => format!("with {other}"),
+    };
     format!(
-        "autopar: {}  {items} items: tried {plan} on warm calls: {} per item vs {} sequential, {speedup:.2}× → {}",
+        "autopar: {}  {items} items: tried {plan} on warm calls: {} per item vs {} {versus}, {speedup:.2}× → {}",
         entry.site.location(),
         duration(trial_ns_per_item),
-        duration(sequential_ns_per_item),
+        duration(site_ns_per_item),
         if speedup > crate::policy::TRIAL_MARGIN {
             "kept"
         } else {

@@ -61,3 +61,38 @@ fn a_new_size_class_decides_from_what_the_site_learned() {
     );
     assert_eq!(report.retunes, 0);
 }
+
+/// A parallel plan that measures no faster than sequential is tried against the
+/// sequential plan on warm calls, and the faster one is kept. Here items are cheap on the
+/// calling thread (where profiling runs them) and 10× dearer on any other thread, so the
+/// profile predicts a parallel gain that the parallel runs never deliver.
+#[test]
+fn a_parallel_plan_slower_than_sequential_falls_back() {
+    let caller = std::thread::current().id();
+    let run = || {
+        Parallel::auto()
+            .label("slow elsewhere")
+            .for_each(0..400usize, |_| {
+                let here = std::thread::current().id() == caller;
+                spin_for(Duration::from_micros(if here { 5 } else { 50 }));
+            })
+    };
+    run();
+    let first = site("slow elsewhere").classes[0].plan;
+    if first == Some(Plan::Sequential) {
+        // Only on one core does 2 ms of work stay sequential.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(cores, 1, "{:?}", site("slow elsewhere"));
+        return;
+    }
+    let mut calls = 1;
+    while site("slow elsewhere").classes[0].plan != Some(Plan::Sequential) {
+        run();
+        calls += 1;
+        assert!(
+            calls < 200,
+            "still {:?} after {calls} calls",
+            site("slow elsewhere")
+        );
+    }
+}

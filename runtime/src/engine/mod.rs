@@ -39,6 +39,8 @@ const TINY_CALL_SAMPLING: u64 = 64;
 const TRIAL_CALLS: u32 = 8;
 /// Trial runs per decision before the site stops trying.
 const MAX_TRIALS: u32 = 3;
+/// Timed calls of a parallel plan before its measured speed is compared with sequential.
+const DOUBT_AFTER_CALLS: u64 = 8;
 /// Calls shorter than this never try a parallel plan: even an awake pool cannot pay.
 const TRIAL_MIN_NS: f64 = 8_000.0;
 /// Unknown-length inputs are assumed to hold at least this many times the items that
@@ -167,8 +169,9 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             return Resolved::Ready { plan, time: false };
         }
         // Off the hot path from here: this call is timed anyway.
-        if plan == Plan::Sequential
-            && let Some(trial) = self.trial_call(state, sampled)
+        if let Some(trial) = self
+            .trial_call(state, sampled)
+            .filter(|trial| *trial != plan)
         {
             return Resolved::Ready {
                 plan: trial,
@@ -178,10 +181,11 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         Resolved::Ready { plan, time: true }
     }
 
-    /// The plan to try on this call instead of the sequential one, if a trial is running
-    /// or due (see [`policy::trial`]). A trial is a run of [`TRIAL_CALLS`] consecutive
-    /// calls, so that a loop called back to back finds the pool awake, as it would if the
-    /// plan were kept.
+    /// The plan to try on this call instead of the site's, if a trial is running or due:
+    /// a parallel plan at a sequential site (see [`policy::trial`]), or the sequential
+    /// plan at a site whose parallel plan measured no faster than sequential (see
+    /// [`Self::observe`]). A trial is a run of [`TRIAL_CALLS`] consecutive calls, so that
+    /// a loop called back to back finds the pool awake, as it would if the plan were kept.
     fn trial_call(&self, state: &ClassState, sampled: bool) -> Option<Plan> {
         let trial = site::unpack(state.trial_plan.load(Ordering::Relaxed))?;
         let left = state.trial_left.load(Ordering::Relaxed);
@@ -266,10 +270,13 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
         let state = &self.entry.classes[class];
         let observed = started.elapsed().as_nanos() as f64 / items as f64;
-        if site::unpack(state.plan.load(Ordering::Relaxed)) == Some(Plan::Sequential)
-            && plan != Plan::Sequential
-        {
-            self.judge_trial(state, plan, items, observed);
+        let site_plan = site::unpack(state.plan.load(Ordering::Relaxed));
+        if site_plan != Some(plan) {
+            // A trial call (or a call that raced with a new decision: then no trial runs
+            // and there is nothing to judge).
+            if site::unpack(state.trial_plan.load(Ordering::Relaxed)) == Some(plan) {
+                self.judge_trial(state, plan, items, observed);
+            }
             return;
         }
         bump(&state.timed_calls, 1);
@@ -301,6 +308,9 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             }
             true
         };
+        if plan != Plan::Sequential {
+            self.doubt_parallel_plan(state);
+        }
         // Time every call when two clock reads are noise next to the call, or while a
         // drift is being confirmed; otherwise one call in TINY_CALL_SAMPLING.
         let predicted_call_ns = load_f64(&state.predicted_ns_per_item) * items as f64;
@@ -313,17 +323,45 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         state.time_every_call.store(time_all, Ordering::Relaxed);
     }
 
+    /// Schedules a trial of the sequential plan when the site's parallel plan, timed on
+    /// enough calls, is no faster than the sequential time the decision assumed: the
+    /// prediction was wrong (e.g. the threads cost more than the model charged), and
+    /// only a measurement of both can tell which to keep.
+    fn doubt_parallel_plan(&self, state: &ClassState) {
+        if state.timed_calls.load(Ordering::Relaxed) < DOUBT_AFTER_CALLS
+            || state.trial_plan.load(Ordering::Relaxed) != 0
+            || state.trials.load(Ordering::Relaxed) >= MAX_TRIALS
+        {
+            return;
+        }
+        let observed = load_f64(&state.observed_ns_per_item);
+        let sequential =
+            load_f64(&state.predicted_ns_per_item) * load_f64(&state.predicted_speedup);
+        if observed > 0.0 && sequential > 0.0 && observed >= sequential {
+            state
+                .trial_plan
+                .store(site::pack(Plan::Sequential), Ordering::Relaxed);
+            state.trial_left.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Records one call of a trial run; after the last one, keeps the trial plan if its
-    /// best call beat the sequential baseline by [`policy::TRIAL_MARGIN`].
+    /// best call beat the site's plan (its observed baseline) by [`policy::TRIAL_MARGIN`].
     fn judge_trial(&self, state: &ClassState, plan: Plan, items: usize, observed: f64) {
         let best = load_f64(&state.trial_best_ns_per_item).min(observed);
         store_f64(&state.trial_best_ns_per_item, best);
         if state.trial_left.load(Ordering::Relaxed) > 0 {
             return;
         }
-        let sequential = load_f64(&state.observed_ns_per_item);
+        let baseline = load_f64(&state.observed_ns_per_item);
+        let site_plan = site::unpack(state.plan.load(Ordering::Relaxed));
+        let sequential = match site_plan {
+            Some(Plan::Sequential) => baseline,
+            // A trial of the sequential plan: its own time is the sequential time.
+            _ => best,
+        };
         state.time_every_call.store(false, Ordering::Relaxed);
-        if best * policy::TRIAL_MARGIN < sequential {
+        if best * policy::TRIAL_MARGIN < baseline {
             state.trial_plan.store(0, Ordering::Relaxed);
             store_f64(&state.observed_ns_per_item, best);
             store_f64(&state.predicted_ns_per_item, best);
@@ -332,13 +370,14 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             state.plan.store(site::pack(plan), Ordering::Release);
             state.time_every_call.store(true, Ordering::Relaxed);
             crate::trace::trial_kept(self.entry, items, plan, sequential / best);
+            state.trials.store(MAX_TRIALS, Ordering::Relaxed);
         } else if state.trials.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_TRIALS {
             state.trial_plan.store(0, Ordering::Relaxed);
         }
         if config().log {
             eprintln!(
                 "{}",
-                report::trial_line(self.entry, items, plan, sequential, best)
+                report::trial_line(self.entry, items, plan, site_plan, baseline, best)
             );
         }
     }
