@@ -70,6 +70,15 @@ impl Profiler {
         1 << self.batches.len()
     }
 
+    /// Records a batch timed elsewhere: `items` items run in `ns` by a helper thread
+    /// while this thread profiled (the CPU fraction stays this thread's).
+    pub(crate) fn add_batch(&mut self, items: usize, ns: u64) {
+        if items > 0 {
+            self.batches.push((items, ns));
+            self.items += items;
+        }
+    }
+
     /// Runs `batch` (which processes the given number of items and returns how many it
     /// actually processed) and records its time.
     #[inline]

@@ -21,7 +21,7 @@
 //! accumulator, combined in input order at the end.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::iter::plumbing::Producer;
@@ -70,6 +70,10 @@ struct Shared<P, A> {
     /// When the caller started its first batch, in ns since `started`, plus one (0: not
     /// yet).
     first_batch_at_ns: AtomicU64,
+    /// (items, ns) of the batches helpers ran while the caller profiled, and whether it
+    /// has finished profiling (later batches are not recorded).
+    helper_batches: Mutex<Vec<(usize, u64)>>,
+    profiled: AtomicBool,
     /// Helpers pulling now, and how many may (the caller is not counted).
     helpers: AtomicUsize,
     helpers_allowed: AtomicUsize,
@@ -161,6 +165,8 @@ where
             state: AtomicU8::new(PROFILING),
             batches_done: AtomicUsize::new(0),
             first_batch_at_ns: AtomicU64::new(0),
+            helper_batches: Mutex::new(Vec::new()),
+            profiled: AtomicBool::new(false),
             helpers: AtomicUsize::new(0),
             helpers_allowed: AtomicUsize::new(0),
             caller_tid: clock::current_tid(),
@@ -228,6 +234,13 @@ where
                 None => break,
             }
             shared.batches_done.fetch_add(1, Ordering::Relaxed);
+        }
+        // Batches the helpers timed meanwhile are part of the profile: with fast items
+        // they may have run most of the input, and the caller's first item alone (cold
+        // caches, perhaps preempted) would misjudge them.
+        shared.profiled.store(true, Ordering::Relaxed);
+        for (items, ns) in std::mem::take(&mut *lock(&shared.helper_batches)) {
+            profiler.add_batch(items, ns);
         }
         // A profile cut short by a failure is not learned: the next call profiles again.
         let plan = profiler
@@ -343,12 +356,18 @@ where
             let Some((offset, batch)) = shared.queue.take(want) else {
                 break;
             };
+            let items = batch.len();
             let started = Instant::now();
             match self.work.task(Position::Item(offset), batch.into_iter()) {
                 Some(acc) => push(shared, Position::Item(offset), acc),
                 None => break,
             }
-            if started.elapsed() < MIN_TASK {
+            let took = started.elapsed();
+            if who == Puller::Helper && !shared.profiled.load(Ordering::Relaxed) {
+                // Still profiling: the caller adds this batch to its profile.
+                lock(&shared.helper_batches).push((items, took.as_nanos() as u64));
+            }
+            if took < MIN_TASK {
                 scale = scale.saturating_mul(2);
             }
         }
@@ -366,9 +385,9 @@ enum Puller {
 }
 
 fn push<P, A>(shared: &Shared<P, A>, position: Position, acc: A) {
-    shared
-        .results
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((position, acc));
+    lock(&shared.results).push((position, acc));
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
