@@ -7,8 +7,16 @@ use autopar::Parallel;
 use autopar::policy::Plan;
 use autopar_tests::{site, spin_for};
 
+/// The tests of this file measure how fast their calls run: one at a time, so that one
+/// test's items do not hold up another's pool threads.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn a_site_whose_items_become_expensive_goes_parallel() {
+    let _serial = one_at_a_time();
     let cost_us = AtomicU64::new(0);
     let run = || {
         Parallel::auto()
@@ -45,6 +53,7 @@ fn a_site_whose_items_become_expensive_goes_parallel() {
 
 #[test]
 fn a_new_size_class_decides_from_what_the_site_learned() {
+    let _serial = one_at_a_time();
     let run = |n: usize| {
         Parallel::auto()
             .label("two sizes")
@@ -68,6 +77,7 @@ fn a_new_size_class_decides_from_what_the_site_learned() {
 /// profile predicts a parallel gain that the parallel runs never deliver.
 #[test]
 fn a_parallel_plan_slower_than_sequential_falls_back() {
+    let _serial = one_at_a_time();
     let caller = std::thread::current().id();
     let run = || {
         Parallel::auto()
@@ -95,4 +105,43 @@ fn a_parallel_plan_slower_than_sequential_falls_back() {
             site("slow elsewhere")
         );
     }
+}
+
+/// A site whose first (profiled) call was far slower than its later calls re-profiles,
+/// even where its calls are now too short for drift to count: here 400 items of 5 µs
+/// decide a parallel plan, then the items cost nothing and each call takes a few µs.
+#[test]
+fn a_site_profiled_on_slow_items_re_profiles_when_calls_are_far_faster() {
+    let _serial = one_at_a_time();
+    let cost_us = AtomicU64::new(5);
+    let run = || {
+        Parallel::auto()
+            .label("became fast")
+            .for_each(0..400usize, |_| {
+                spin_for(Duration::from_micros(cost_us.load(Ordering::Relaxed)))
+            })
+    };
+    run();
+    if site("became fast").classes[0].plan == Some(Plan::Sequential) {
+        // Only on one core does 2 ms of work stay sequential.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(cores, 1, "{:?}", site("became fast"));
+        return;
+    }
+    cost_us.store(0, Ordering::Relaxed);
+    let mut calls = 0;
+    while site("became fast").classes[0].plan != Some(Plan::Sequential) {
+        run();
+        calls += 1;
+        assert!(
+            calls < 500,
+            "still {:?} after {calls} calls",
+            site("became fast")
+        );
+    }
+    assert!(
+        site("became fast").retunes >= 1,
+        "{:?}",
+        site("became fast")
+    );
 }

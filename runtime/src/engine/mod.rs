@@ -39,6 +39,9 @@ const TINY_CALL_SAMPLING: u64 = 64;
 const TRIAL_CALLS: u32 = 8;
 /// Trial runs per decision before the site stops trying.
 const MAX_TRIALS: u32 = 3;
+/// Warm calls this many times faster than the profile's cost per item could allow (with
+/// all of the plan's threads) mean the profile was wrong.
+const MISPREDICTION_FACTOR: f64 = 4.0;
 /// Timed calls of a parallel plan before its measured speed is compared with sequential.
 const DOUBT_AFTER_CALLS: u64 = 8;
 /// Calls shorter than this never try a parallel plan: even an awake pool cannot pay.
@@ -308,6 +311,10 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             }
             true
         };
+        if self.mispredicted(state, plan, items) {
+            self.retune(state);
+            return;
+        }
         if plan != Plan::Sequential {
             self.doubt_parallel_plan(state);
         }
@@ -321,6 +328,26 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             || drifting
             || first_trial_due;
         state.time_every_call.store(time_all, Ordering::Relaxed);
+    }
+
+    /// True when warm calls run far faster than the profile allowed for: even `plan`'s
+    /// full parallelism on the profiled cost per item could not explain them. The profile
+    /// was wrong (taken on cold caches or while the caller was preempted), and drift,
+    /// which compares calls with each other, would never notice: the site re-profiles.
+    fn mispredicted(&self, state: &ClassState, plan: Plan, items: usize) -> bool {
+        let parallelism = match plan {
+            Plan::Sequential => 1.0,
+            Plan::Cpu { threads, .. } => threads as f64,
+            Plan::Io { workers, .. } => workers as f64,
+        };
+        let observed = load_f64(&state.observed_ns_per_item);
+        let sequential =
+            load_f64(&state.predicted_ns_per_item) * load_f64(&state.predicted_speedup);
+        let retunes = self.entry.retunes.load(Ordering::Relaxed);
+        // Calls too short to time well (clock reads, caches) never count.
+        observed * items as f64 >= DRIFT_FLOOR_SEQUENTIAL_NS
+            && observed * MISPREDICTION_FACTOR * parallelism < sequential
+            && state.timed_calls.load(Ordering::Relaxed) >= 4 << retunes.min(16)
     }
 
     /// Schedules a trial of the sequential plan when the site's parallel plan, timed on
