@@ -9,12 +9,14 @@
 //! starts helpers on the next items straight away. How many depends on whether the
 //! caller's thread is blocked (the OS's view of it; else its CPU clock): a caller waiting
 //! for I/O gets one helper per remaining item up to [`MAX_BLOCKING_HELPERS`], one that
-//! computes gets one per other core, and one that barely ran (it was preempted, so its
-//! item may be fast) gets none; either way only threads that are free now, so a guess
-//! never grows the pool. With no idle pool thread there is no standby (profiling as usual).
+//! computes gets one per other core; one that barely ran (it was preempted, so its item
+//! may be fast) is looked at again a few times, then left alone. Helpers only use threads
+//! that are free now, so a guess never grows the pool. With no idle pool thread there is
+//! no standby (profiling as usual).
 //!
-//! The caller finishes its profiling batch and decides the plan as usual. If no helper
-//! started, it runs the rest exactly as a call without a standby would. If helpers did,
+//! The caller profiles its usual batches meanwhile (the batches helpers run join its
+//! profile) and decides the plan as usual. If no helper started, it runs the rest
+//! exactly as a call without a standby would. If helpers did,
 //! everybody pulls batches from one shared queue: the decision sets the batch size, how
 //! many helpers may keep pulling (an I/O plan recruits more), and the caller drains
 //! whatever is left, so no item is ever stranded. Every batch is a task with its own
