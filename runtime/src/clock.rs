@@ -8,22 +8,25 @@
 pub(crate) fn thread_cpu_ns() -> Option<u64> {
     #[cfg(unix)]
     {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec and CLOCK_THREAD_CPUTIME_ID is a
-        // clock id every supported Unix defines; clock_gettime writes only into `ts`.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        if rc == 0 {
-            return Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
-        }
-        None
+        clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
     }
     #[cfg(not(unix))]
     {
         None
     }
+}
+
+/// Reads clock `id`, in nanoseconds; `None` if the OS refuses (e.g. an invalid id).
+#[cfg(unix)]
+fn clock_ns(id: libc::clockid_t) -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; clock_gettime writes only into it and
+    // reports an unknown or invalid clock id as an error rather than misbehaving.
+    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
 /// How many times the calling thread has blocked (voluntary context switches: sleeping,
@@ -101,14 +104,7 @@ impl ThreadClock {
     pub(crate) fn read_ns(self) -> Option<u64> {
         #[cfg(unix)]
         {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid, writable timespec; clock_gettime writes only into it
-            // and reports an invalid clock id as an error rather than misbehaving.
-            let rc = unsafe { libc::clock_gettime(self.id, &mut ts) };
-            (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+            clock_ns(self.id)
         }
         #[cfg(not(unix))]
         {

@@ -341,8 +341,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             Plan::Io { workers, .. } => workers as f64,
         };
         let observed = load_f64(&state.observed_ns_per_item);
-        let sequential =
-            load_f64(&state.predicted_ns_per_item) * load_f64(&state.predicted_speedup);
+        let sequential = sequential_estimate(state);
         let retunes = self.entry.retunes.load(Ordering::Relaxed);
         // Calls too short to time well (clock reads, caches) never count.
         observed * items as f64 >= DRIFT_FLOOR_SEQUENTIAL_NS
@@ -362,8 +361,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             return;
         }
         let observed = load_f64(&state.observed_ns_per_item);
-        let sequential =
-            load_f64(&state.predicted_ns_per_item) * load_f64(&state.predicted_speedup);
+        let sequential = sequential_estimate(state);
         if observed > 0.0 && sequential > 0.0 && observed >= sequential {
             state
                 .trial_plan
@@ -692,6 +690,12 @@ impl<I: Iterator> Iterator for Counted<I> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
     }
+}
+
+/// The sequential time per item the class's decision assumed (its predicted time per
+/// item times its predicted speedup).
+fn sequential_estimate(state: &ClassState) -> f64 {
+    load_f64(&state.predicted_ns_per_item) * load_f64(&state.predicted_speedup)
 }
 
 /// Adds to a report counter. A load and a store rather than a `fetch_add`: this runs on

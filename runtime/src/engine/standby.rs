@@ -190,14 +190,11 @@ where
         if self.work.outcome.failed() {
             return Ok(None);
         }
-        let mut results = shared
+        let results = shared
             .results
             .into_inner()
             .unwrap_or_else(|e| e.into_inner());
-        results.sort_unstable_by_key(|(position, _)| position.order());
-        let mut ordered = results.into_iter().map(|(_, acc)| acc);
-        let first = ordered.next();
-        Ok(first.map(|first| ordered.fold(first, |left, right| (self.work.combine)(left, right))))
+        Ok(self.work.combine_in_order(results))
     }
 
     /// The caller's part: profile the first batches, decide, then run the rest alone (no

@@ -166,6 +166,18 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         }
     }
 
+    /// Combines task results tagged with their positions, whatever order they finished
+    /// in, in input order; `None` if there are none.
+    pub(crate) fn combine_in_order<A>(&self, mut results: Vec<(Position, A)>) -> Option<A>
+    where
+        Comb: Fn(A, A) -> A,
+    {
+        results.sort_unstable_by_key(|(position, _)| position.order());
+        let mut ordered = results.into_iter().map(|(_, acc)| acc);
+        let first = ordered.next()?;
+        Some(ordered.fold(first, |left, right| (self.combine)(left, right)))
+    }
+
     /// Ends the call: re-raises the first panic, else returns the earliest error, else
     /// the accumulator.
     pub(crate) fn finish<A>(self, result: Option<A>) -> Result<A, E> {

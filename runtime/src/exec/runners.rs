@@ -185,14 +185,11 @@ where
     if work.outcome.failed() {
         return None;
     }
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_unstable_by_key(|(position, _)| position.order());
-    let mut ordered = results.into_iter().map(|(_, acc)| acc);
-    let first = ordered.next().unwrap_or_else(|| {
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    Some(work.combine_in_order(results).unwrap_or_else(|| {
         (work.init)(TaskStart {
             first_item: None,
             len: 0,
         })
-    });
-    Some(ordered.fold(first, |left, right| (work.combine)(left, right)))
+    }))
 }
