@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use crate::exec::io_pool::IoPool;
 use crate::policy::{Decision, Plan, Profile};
-use crate::site::{self, CLASSES, Entry, UNKNOWN_LEN_CLASS, load_f64};
+use crate::site::{self, Entry, UNKNOWN_LEN_CLASS, load_f64};
 
 /// What every parallel loop of the process has run and decided so far.
 ///
@@ -127,9 +127,10 @@ impl Report {
 
 fn site_report(entry: &'static Entry) -> SiteReport {
     let profile = entry.learned();
-    let classes: Vec<ClassReport> = (0..CLASSES)
-        .filter_map(|class| {
-            let state = &entry.classes[class];
+    let classes: Vec<ClassReport> = entry
+        .classes
+        .existing()
+        .filter_map(|(class, state)| {
             let calls = state.calls.load(Ordering::Relaxed);
             if calls == 0 {
                 return None;

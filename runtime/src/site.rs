@@ -6,7 +6,8 @@
 //! One static serves every monomorphization of a generic function, so what a site
 //! learns is kept per loop-body *type* in an [`Entry`]: `sum::<u8>` and `sum::<String>`
 //! never share costs. An entry holds one decision per size class (log2 of the item
-//! count) that the hot path reads with a single atomic load, the learned per-item
+//! count, each class's state created on its first call) that the hot path reads with
+//! one atomic load once it has the class's state, the learned per-item
 //! profile (so a new size class decides without profiling again) and counters for the
 //! report. Entries live for the whole process (they are leaked on purpose: there is one
 //! per loop and body type, a bounded number).
@@ -229,7 +230,7 @@ pub(crate) struct Entry {
     /// Times this loop was profiled (its first items measured).
     pub(crate) profiled: AtomicU32,
     pub(crate) retunes: AtomicU32,
-    pub(crate) classes: [ClassState; CLASSES],
+    pub(crate) classes: Classes,
     /// Under loom: a model-checked shadow of the plain fields `key` and `next`, written
     /// where they are, so a model that reads an entry another thread published fails if
     /// the publication does not order the entry's initialisation before the read.
@@ -259,7 +260,7 @@ impl Entry {
             profile_loaded: AtomicBool::new(preloaded.is_some()),
             profiled: AtomicU32::new(0),
             retunes: AtomicU32::new(0),
-            classes: std::array::from_fn(|_| ClassState::default()),
+            classes: Classes::new(),
             #[cfg(loom)]
             init_witness: loom::cell::UnsafeCell::new((key.as_ptr() as usize, 0)),
         }
@@ -289,9 +290,46 @@ impl Entry {
     /// A decision racing with the clear may store a plan made from the old profile; it
     /// stands until drift detection replaces it, which only costs speed.
     fn clear_plans(&self) {
-        for class in &self.classes {
+        for (_, class) in self.classes.existing() {
             class.plan.store(0, Ordering::Release);
         }
+    }
+}
+
+/// The [`ClassState`] of each size class of an entry, each created on the class's first
+/// call.
+///
+/// A loop calls with one or two size classes, and an entry is created on the loop's
+/// first call: zeroing the states of all [`CLASSES`] classes up front (6 KiB, usually on
+/// fresh pages, so page faults) cost that call 10–20 µs on a 2-vCPU VM, more than the
+/// rest of the call's bookkeeping together. A slot is 16 bytes.
+pub(crate) struct Classes([OnceLock<Box<ClassState>>; CLASSES]);
+
+impl Classes {
+    fn new() -> Self {
+        Classes(std::array::from_fn(|_| OnceLock::new()))
+    }
+
+    /// The state of size class `class`, created on first use.
+    #[inline]
+    pub(crate) fn get(&self, class: usize) -> &ClassState {
+        match self.0[class].get() {
+            Some(state) => state,
+            None => self.create(class),
+        }
+    }
+
+    #[cold]
+    fn create(&self, class: usize) -> &ClassState {
+        self.0[class].get_or_init(Box::default)
+    }
+
+    /// The classes that have been used, with their numbers, smallest first.
+    pub(crate) fn existing(&self) -> impl Iterator<Item = (usize, &ClassState)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter_map(|(class, slot)| Some((class, &**slot.get()?)))
     }
 }
 
@@ -397,6 +435,22 @@ mod tests {
             assert_eq!(unpack(pack(plan)), Some(plan));
         }
         assert_eq!(unpack(0), None);
+    }
+
+    #[test]
+    fn class_states_are_created_on_first_use_and_cleared_by_forget() {
+        let site: &'static Site = Box::leak(Box::new(Site::new("classes.rs", 1, 1, None)));
+        let entry = site.entry("body");
+        assert_eq!(entry.classes.existing().count(), 0);
+        let state = entry.classes.get(10);
+        state.plan.store(pack(Plan::Sequential), Ordering::Relaxed);
+        assert!(ptr::eq(state, entry.classes.get(10)), "one state per class");
+        entry.classes.get(3);
+        let used: Vec<usize> = entry.classes.existing().map(|(class, _)| class).collect();
+        assert_eq!(used, [3, 10]);
+        entry.forget();
+        assert_eq!(entry.classes.get(10).plan.load(Ordering::Relaxed), 0);
+        assert_eq!(entry.classes.existing().count(), 2);
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! or profiled now), run the items, and watch for drift.
 //!
 //! The hot path of a warm call is: find the site's entry for this body type (one atomic
-//! load and a pointer compare), read the size class's plan (one atomic load), bump two
-//! counters, run. Every few calls it also times itself (two `Instant::now`) to notice
-//! when the workload changed.
+//! load and a pointer compare), find the size class's state (an initialised-once check)
+//! and read its plan (one atomic load), bump two counters, run. Every few calls it also
+//! times itself (two `Instant::now`) to notice when the workload changed.
 
 mod standby;
 
@@ -147,8 +147,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
     }
 
-    fn resolve(&self, class: usize) -> Resolved {
-        let state = &self.entry.classes[class];
+    fn resolve(&self, state: &ClassState) -> Resolved {
         let calls = state.calls.load(Ordering::Relaxed);
         bump(&state.calls, 1);
         let pinned = if config().force_sequential {
@@ -235,7 +234,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         } else {
             None
         };
-        let state = &self.entry.classes[class];
+        let state = self.entry.classes.get(class);
         state
             .trial_plan
             .store(trial.map_or(0, |t| site::pack(t.plan)), Ordering::Relaxed);
@@ -245,7 +244,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
     }
 
     fn record(&self, class: usize, profile: &Profile, remaining: usize, decision: &Decision) {
-        let state = &self.entry.classes[class];
+        let state = self.entry.classes.get(class);
         let previous = site::unpack(state.plan.load(Ordering::Relaxed));
         let per_item = decision.predicted_ns / remaining.max(1) as f64;
         store_f64(&state.predicted_ns_per_item, per_item);
@@ -271,7 +270,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         if items == 0 {
             return;
         }
-        let state = &self.entry.classes[class];
+        let state = self.entry.classes.get(class);
         let observed = started.elapsed().as_nanos() as f64 / items as f64;
         let site_plan = site::unpack(state.plan.load(Ordering::Relaxed));
         if site_plan != Some(plan) {
@@ -433,14 +432,15 @@ where
         let class = site::size_class(Some(len));
         if len == 0 {
             // Nothing to run, measure or decide.
-            bump(&self.entry.classes[class].calls, 1);
+            bump(&self.entry.classes.get(class).calls, 1);
             return Some((self.work.init)(TaskStart {
                 first_item: Some(0),
                 len: 0,
             }));
         }
-        bump(&self.entry.classes[class].items, len as u64);
-        match self.resolve(class) {
+        let state = self.entry.classes.get(class);
+        bump(&state.items, len as u64);
+        match self.resolve(state) {
             Resolved::Ready { plan, time: false } => self.run_indexed(plan, producer, 0),
             Resolved::Ready { plan, time: true } => {
                 let started = Instant::now();
@@ -493,7 +493,7 @@ where
             _ => None,
         };
         let class = site::size_class(exact);
-        let result = match self.resolve(class) {
+        let result = match self.resolve(self.entry.classes.get(class)) {
             Resolved::Ready { plan, time } => {
                 let started = time.then(Instant::now);
                 let mut counted = Counted::new(iter);
@@ -501,7 +501,7 @@ where
                 if let Some(started) = started {
                     self.observe(class, plan, counted.taken(), started);
                 }
-                bump(&self.entry.classes[class].items, counted.taken() as u64);
+                bump(&self.entry.classes.get(class).items, counted.taken() as u64);
                 return result;
             }
             Resolved::Profile => {
@@ -536,7 +536,7 @@ where
                 } else {
                     self.run_iter(plan, &mut counted, 1)
                 };
-                bump(&self.entry.classes[class].items, counted.taken() as u64);
+                bump(&self.entry.classes.get(class).items, counted.taken() as u64);
                 (prefix, rest)
             }
         };
