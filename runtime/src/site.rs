@@ -380,14 +380,22 @@ const CHUNK_MASK: u64 = (1 << (64 - KIND_BITS - COUNT_BITS)) - 1;
 
 /// Packs a plan into one word so the hot path reads it with one atomic load.
 /// Never returns 0 (that means "undecided").
-pub(crate) fn pack(plan: Plan) -> u64 {
+pub(crate) const fn pack(plan: Plan) -> u64 {
     let (kind, count, chunk) = match plan {
         Plan::Sequential => (1, 0, 0),
         Plan::Cpu { threads, chunk } => (2, threads, chunk),
         Plan::Io { workers, chunk } => (3, workers, chunk),
     };
-    let count = (count as u64).min(COUNT_MASK);
-    let chunk = (chunk as u64).min(CHUNK_MASK);
+    let count = if count as u64 > COUNT_MASK {
+        COUNT_MASK
+    } else {
+        count as u64
+    };
+    let chunk = if chunk as u64 > CHUNK_MASK {
+        CHUNK_MASK
+    } else {
+        chunk as u64
+    };
     kind | (count << KIND_BITS) | (chunk << (KIND_BITS + COUNT_BITS))
 }
 

@@ -89,6 +89,15 @@ where
     }
     let _trace = crate::trace::call(entry, spec.mode);
     let input = input.into_parallel_input();
+    if spec.progress.is_none()
+        && let Some(len) = input.exact_len()
+        && warm_sequential(entry, spec.mode, len)
+    {
+        return input.drive(Sequentially {
+            init: &init,
+            fold: &fold,
+        });
+    }
     let progress = crate::progress::start(spec.progress, entry, || input.exact_len());
     let work = Work::new(&init, &fold, &combine).with_progress(progress);
     let call = Call {
@@ -98,6 +107,66 @@ where
     };
     let result = input.drive(call);
     work.finish(result)
+}
+
+/// Whether this call of `len` items may run as a plain loop: its size class decided
+/// sequential, and the call is neither timed nor part of a trial (see
+/// [`Call::resolve`]). Counts the call if so.
+///
+/// The common case of small loops kept sequential: skipping the rest of the engine's
+/// bookkeeping (the shared outcome, the task wrapper, the decision's dispatch) takes a
+/// few ns off calls whose whole budget is tens of ns.
+#[inline]
+fn warm_sequential(entry: &'static Entry, mode: Mode, len: usize) -> bool {
+    // Other modes are pinned to a parallel kind: `resolve` has their rules.
+    if len == 0 || !matches!(mode, Mode::Auto | Mode::Seq) {
+        return false;
+    }
+    let state = entry.classes.get(site::size_class(Some(len)));
+    let calls = state.calls.load(Ordering::Relaxed);
+    if state.plan.load(Ordering::Acquire) != SEQUENTIAL_PACKED
+        || calls.is_multiple_of(TINY_CALL_SAMPLING)
+        || state.time_every_call.load(Ordering::Relaxed)
+    {
+        return false;
+    }
+    bump(&state.calls, 1);
+    bump(&state.items, len as u64);
+    true
+}
+
+/// [`Plan::Sequential`] as the size classes store it.
+const SEQUENTIAL_PACKED: u64 = site::pack(Plan::Sequential);
+
+/// Runs a whole call as a plain loop on the calling thread (see [`warm_sequential`]):
+/// panics unwind straight to the caller, and the first error ends the loop, as they
+/// would in the loop as written.
+struct Sequentially<'f, Init, Fold> {
+    init: &'f Init,
+    fold: &'f Fold,
+}
+
+impl<T, A, E, Init, Fold> Drive<T> for Sequentially<'_, Init, Fold>
+where
+    T: Send,
+    Init: Fn(TaskStart) -> A,
+    Fold: Fn(A, T) -> Result<A, E>,
+{
+    type Output = Result<A, E>;
+
+    #[inline]
+    fn indexed<P: Producer<Item = T>>(self, items: Span<P>) -> Result<A, E> {
+        let start = TaskStart::new(Position::Item(0), items.len());
+        items
+            .into_iter()
+            .try_fold((self.init)(start), |acc, item| (self.fold)(acc, item))
+    }
+
+    #[inline]
+    fn sequential<I: Iterator<Item = T> + Send>(self, mut iter: I) -> Result<A, E> {
+        let start = TaskStart::new(Position::Batch(0), iter.size_hint().0);
+        iter.try_fold((self.init)(start), |acc, item| (self.fold)(acc, item))
+    }
 }
 
 /// One call in progress.
