@@ -185,6 +185,12 @@ const SLOTS: usize = 16;
 
 /// One of [`SLOTS`] distinct call sites: autopar keys its cache by the source location
 /// of `Parallel::auto()`, so each arm is a different loop as far as it knows.
+///
+/// Inlined into the loop functions below, which build their `Parallel` where they call
+/// it, as a loop written in place would: a builder handed across a non-inlined call
+/// travels through memory, and reading it back right away costs a store-forwarding
+/// stall (~4 ns) that no real loop pays.
+#[inline(always)]
 fn site(slot: usize) -> Parallel {
     match slot {
         0 => Parallel::auto(),
@@ -208,16 +214,16 @@ fn site(slot: usize) -> Parallel {
 }
 
 // The loop bodies, one monomorphisation per `K`: `K` is part of the closure's type, so
-// of autopar's per-site key.
+// of autopar's per-site key. Each builds its call site `site(at.slot).label(label)`.
 
-fn auto_for_each<const K: usize>(p: Parallel, w: Work) {
-    p.for_each(0..w.n, |i| {
+fn auto_for_each<const K: usize>(at: FreshSite, label: &'static str, w: Work) {
+    site(at.slot).label(label).for_each(0..w.n, |i| {
         black_box(w.item(i));
     });
 }
 
-fn auto_sum<const K: usize>(p: Parallel, data: &[u64]) -> u64 {
-    p.reduce(
+fn auto_sum<const K: usize>(at: FreshSite, label: &'static str, data: &[u64]) -> u64 {
+    site(at.slot).label(label).reduce(
         data,
         || 0u64,
         |acc, &x| acc.wrapping_add(sum_item(x)),
@@ -225,12 +231,17 @@ fn auto_sum<const K: usize>(p: Parallel, data: &[u64]) -> u64 {
     )
 }
 
-fn auto_map<const K: usize>(p: Parallel, data: &[u64], iters: u32) -> Vec<u64> {
-    p.map(data, |&x| spin(x, iters))
+fn auto_map<const K: usize>(
+    at: FreshSite,
+    label: &'static str,
+    data: &[u64],
+    iters: u32,
+) -> Vec<u64> {
+    site(at.slot).label(label).map(data, |&x| spin(x, iters))
 }
 
-fn auto_tiny<const K: usize>(p: Parallel, data: &[u64]) -> u64 {
-    p.reduce(
+fn auto_tiny<const K: usize>(at: FreshSite, data: &[u64]) -> u64 {
+    site(at.slot).reduce(
         data,
         || 0u64,
         |acc, &x| acc.wrapping_add(tiny_item(x)),
@@ -242,15 +253,16 @@ macro_rules! instances {
     ($f:ident: $($k:literal)*) => { [$($f::<$k>),*] };
 }
 
-type ForEachFn = fn(Parallel, Work);
-type SumFn = fn(Parallel, &[u64]) -> u64;
-type MapFn = fn(Parallel, &[u64], u32) -> Vec<u64>;
+type ForEachFn = fn(FreshSite, &'static str, Work);
+type SumFn = fn(FreshSite, &'static str, &[u64]) -> u64;
+type MapFn = fn(FreshSite, &'static str, &[u64], u32) -> Vec<u64>;
+type TinyFn = fn(FreshSite, &[u64]) -> u64;
 
 static FOR_EACH: [ForEachFn; 32] = instances!(auto_for_each:
     0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
 static SUM: [SumFn; 4] = instances!(auto_sum: 0 1 2 3);
 static MAP: [MapFn; 4] = instances!(auto_map: 0 1 2 3);
-static TINY: [SumFn; 4] = instances!(auto_tiny: 0 1 2 3);
+static TINY: [TinyFn; 4] = instances!(auto_tiny: 0 1 2 3);
 
 /// A (call site, body type) pair that autopar has never seen.
 #[derive(Clone, Copy, Debug)]
@@ -291,14 +303,13 @@ impl Fresh {
 }
 
 fn run_auto(at: FreshSite, label: &'static str, shape: &Shape) -> u64 {
-    let p = site(at.slot).label(label);
     match *shape {
         Shape::ForEach(w) => {
-            FOR_EACH[at.instance](p, w);
+            FOR_EACH[at.instance](at, label, w);
             0
         }
-        Shape::Sum(data) => SUM[at.instance](p, data),
-        Shape::Map { data, iters } => map_digest(&MAP[at.instance](p, data, iters)),
+        Shape::Sum(data) => SUM[at.instance](at, label, data),
+        Shape::Map { data, iters } => map_digest(&MAP[at.instance](at, label, data, iters)),
     }
 }
 
@@ -1112,7 +1123,7 @@ fn measure_overheads(ctx: &mut Ctx, quick: bool) -> Overheads {
                 break;
             };
             let start = Instant::now();
-            black_box(TINY[at.instance](site(at.slot), black_box(data)));
+            black_box(TINY[at.instance](at, black_box(data)));
             first.push(start.elapsed().as_nanos() as f64);
             let start = Instant::now();
             black_box(plain_tiny(black_box(data)));
