@@ -225,6 +225,59 @@ pub fn trial(
     (cpu.predicted_ns * TRIAL_MARGIN < sequential_ns).then_some(cpu)
 }
 
+/// The outcome of a finished trial run (see [`trial`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrialVerdict {
+    /// The median ns per item of the calls with the tried plan.
+    pub ns_per_item: f64,
+    /// The median ns per item of the reference calls, with the site's plan.
+    pub reference_ns_per_item: f64,
+    /// Whether the tried plan replaces the site's plan.
+    pub keep: bool,
+}
+
+/// Judges a trial run: the tried plan is kept if the median ns per item of its calls is
+/// [`TRIAL_MARGIN`] below the median of the reference calls, made with the site's plan
+/// just before, back to back like the tried ones.
+///
+/// Medians, not best calls: the best of eight noisy parallel calls against a typical
+/// sequential call kept plans that ran slower than sequential on most calls. A median
+/// also ignores the few calls of a run that found the pool asleep.
+///
+/// ```
+/// use autopar::policy::trial_verdict;
+/// let reference = [100.0, 101.0, 99.0, 100.0, 140.0, 100.0, 98.0, 102.0];
+/// // One lucky call of eight does not make a plan faster.
+/// let lucky = [40.0, 120.0, 118.0, 125.0, 121.0, 119.0, 130.0, 122.0];
+/// assert!(!trial_verdict(&lucky, &reference).keep);
+/// // Most calls 1.15× faster or more: kept, two slow (asleep) pool calls or not.
+/// let faster = [80.0, 82.0, 400.0, 79.0, 81.0, 300.0, 80.0, 83.0];
+/// let verdict = trial_verdict(&faster, &reference);
+/// assert!(verdict.keep);
+/// assert_eq!((verdict.ns_per_item, verdict.reference_ns_per_item), (81.5, 100.0));
+/// ```
+pub fn trial_verdict(calls_ns_per_item: &[f64], reference_ns_per_item: &[f64]) -> TrialVerdict {
+    let ns_per_item = median(calls_ns_per_item);
+    let reference_ns_per_item = median(reference_ns_per_item);
+    TrialVerdict {
+        ns_per_item,
+        reference_ns_per_item,
+        keep: ns_per_item * TRIAL_MARGIN < reference_ns_per_item,
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN if empty.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 /// The best CPU-pool plan for `n` items.
 fn cpu_plan(
     profile: &Profile,
@@ -326,6 +379,20 @@ pub fn is_io_bound(profile: &Profile) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trial_is_judged_by_its_median_call_against_the_reference_median() {
+        let reference = [100.0, 20.0, 500.0];
+        let odd = trial_verdict(&[90.0, 10.0, 80.0], &reference);
+        assert_eq!((odd.ns_per_item, odd.reference_ns_per_item), (80.0, 100.0));
+        assert!(odd.keep, "80 × 1.15 < 100");
+        assert!(
+            !trial_verdict(&[90.0, 10.0, 88.0], &reference).keep,
+            "88 × 1.15 > 100"
+        );
+        assert!(!trial_verdict(&[], &reference).keep, "no tried call");
+        assert!(!trial_verdict(&[1.0], &[]).keep, "no reference call");
+    }
 
     /// The 2-core machine of `shared/notes/machine-and-anchors.md`.
     fn two_cores() -> Machine {

@@ -346,8 +346,10 @@ pub(crate) struct ClassState {
     pub(crate) trial_left: AtomicU32,
     /// Trial runs made since the decision.
     pub(crate) trials: AtomicU32,
-    /// Best ns per item of the current trial run (f64 bits).
-    pub(crate) trial_best_ns_per_item: AtomicU64,
+    /// Ns per item of each call of the current trial run with the tried plan so far.
+    pub(crate) trial_ns_per_item: Mutex<Vec<f64>>,
+    /// Ns per item of each reference call (the site's own plan) of the current run.
+    pub(crate) trial_reference_ns_per_item: Mutex<Vec<f64>>,
     /// Predicted ns per item under the plan (f64 bits).
     pub(crate) predicted_ns_per_item: AtomicU64,
     /// Predicted speedup over sequential (f64 bits).

@@ -145,3 +145,39 @@ fn a_site_profiled_on_slow_items_re_profiles_when_calls_are_far_faster() {
         site("became fast")
     );
 }
+
+/// A plan tried on warm calls is kept only if it beats the site's plan measured on the
+/// calls just before it. Here items cost 10× more on any thread but the caller, so no
+/// parallel plan can be faster: whatever the first decision, the site ends sequential
+/// and stays there.
+#[test]
+fn a_tried_plan_that_is_slower_is_never_kept() {
+    let _serial = one_at_a_time();
+    let caller = std::thread::current().id();
+    let run = || {
+        Parallel::auto()
+            .label("tried slower")
+            .for_each(0..64usize, |_| {
+                let here = std::thread::current().id() == caller;
+                spin_for(Duration::from_micros(if here { 2 } else { 20 }));
+            })
+    };
+    let mut sequential_since = None;
+    for call in 0..400 {
+        run();
+        let plan = site("tried slower").classes[0].plan;
+        match (plan, sequential_since) {
+            (Some(Plan::Sequential), None) => sequential_since = Some(call),
+            (Some(Plan::Sequential), Some(_)) => {}
+            (other, Some(since)) => {
+                panic!("sequential since call {since}, then {other:?} at call {call}")
+            }
+            (_, None) => {}
+        }
+    }
+    assert!(
+        sequential_since.is_some_and(|since| since < 200),
+        "sequential from call {sequential_since:?}: {:?}",
+        site("tried slower")
+    );
+}

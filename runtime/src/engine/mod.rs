@@ -169,6 +169,24 @@ where
     }
 }
 
+/// Whether and why a call is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timing {
+    Untimed,
+    /// For drift, or as a call of a trial (see [`Call::trial_call`]).
+    Timed,
+    /// A reference call of a trial run: the site's own plan, timed to compare with.
+    TrialReference,
+}
+
+/// A call's part in a trial run (see [`Call::trial_call`]).
+enum TrialCall {
+    /// Run the site's plan, for reference.
+    Reference,
+    /// Run the tried plan.
+    Try(Plan),
+}
+
 /// One call in progress.
 struct Call<'c, 'f, Init, Fold, Comb, E> {
     spec: CallSpec,
@@ -178,9 +196,8 @@ struct Call<'c, 'f, Init, Fold, Comb, E> {
 
 /// What the engine knows before running a call.
 enum Resolved {
-    /// Run with this plan; `time` says whether to time the call (for drift, or to judge
-    /// a trial of a parallel plan at a site that decided sequential).
-    Ready { plan: Plan, time: bool },
+    /// Run with this plan, timed or not.
+    Ready { plan: Plan, timing: Timing },
     /// Nothing learned yet: profile the first items.
     Profile,
 }
@@ -230,49 +247,71 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             if state.plan.load(Ordering::Relaxed) == 0 {
                 state.plan.store(site::pack(plan), Ordering::Relaxed);
             }
-            return Resolved::Ready { plan, time: false };
+            return Resolved::Ready {
+                plan,
+                timing: Timing::Untimed,
+            };
         }
         let Some(plan) = site::unpack(state.plan.load(Ordering::Acquire)) else {
             return Resolved::Profile;
         };
         let sampled = calls.is_multiple_of(TINY_CALL_SAMPLING);
         if !sampled && !state.time_every_call.load(Ordering::Relaxed) {
-            return Resolved::Ready { plan, time: false };
-        }
-        // Off the hot path from here: this call is timed anyway.
-        if let Some(trial) = self
-            .trial_call(state, sampled)
-            .filter(|trial| *trial != plan)
-        {
             return Resolved::Ready {
-                plan: trial,
-                time: true,
+                plan,
+                timing: Timing::Untimed,
             };
         }
-        Resolved::Ready { plan, time: true }
+        // Off the hot path from here: this call is timed anyway.
+        match self.trial_call(state, sampled) {
+            Some(TrialCall::Reference) => Resolved::Ready {
+                plan,
+                timing: Timing::TrialReference,
+            },
+            Some(TrialCall::Try(trial)) if trial != plan => Resolved::Ready {
+                plan: trial,
+                timing: Timing::Timed,
+            },
+            _ => Resolved::Ready {
+                plan,
+                timing: Timing::Timed,
+            },
+        }
     }
 
-    /// The plan to try on this call instead of the site's, if a trial is running or due:
-    /// a parallel plan at a sequential site (see [`policy::trial`]), or the sequential
-    /// plan at a site whose parallel plan measured no faster than sequential (see
-    /// [`Self::observe`]). A trial is a run of [`TRIAL_CALLS`] consecutive calls, so that
-    /// a loop called back to back finds the pool awake, as it would if the plan were kept.
-    fn trial_call(&self, state: &ClassState, sampled: bool) -> Option<Plan> {
+    /// This call's part in a trial, if a trial is running or due: a parallel plan tried
+    /// at a sequential site (see [`policy::trial`]), or the sequential plan tried at a
+    /// site whose parallel plan measured no faster than sequential (see
+    /// [`Self::observe`]).
+    ///
+    /// A trial run is [`TRIAL_CALLS`] consecutive calls with the site's plan (the
+    /// reference), then as many with the tried plan, all timed: both plans measured the
+    /// same way, at the same time, and a loop called back to back finds the pool awake,
+    /// as it would if the plan were kept. (Judged against the site's running mean
+    /// instead, a plan won against one slow call made right after the decision.)
+    fn trial_call(&self, state: &ClassState, sampled: bool) -> Option<TrialCall> {
         let trial = site::unpack(state.trial_plan.load(Ordering::Relaxed))?;
         let left = state.trial_left.load(Ordering::Relaxed);
         if left > 0 {
             state.trial_left.store(left - 1, Ordering::Relaxed);
-            return Some(trial);
+            return Some(if left > TRIAL_CALLS {
+                TrialCall::Reference
+            } else {
+                TrialCall::Try(trial)
+            });
         }
         let baseline = load_f64(&state.observed_ns_per_item);
         let trials = state.trials.load(Ordering::Relaxed);
-        // The first run starts as soon as a sequential baseline exists; later ones wait
-        // for a sampled call, so a losing plan costs little.
+        // The first run starts as soon as the site's plan has been timed; later ones
+        // wait for a sampled call, so a losing plan costs little.
         if baseline > 0.0 && trials < MAX_TRIALS && (sampled || trials == 0) {
-            store_f64(&state.trial_best_ns_per_item, f64::INFINITY);
-            state.trial_left.store(TRIAL_CALLS - 1, Ordering::Relaxed);
+            lock(&state.trial_ns_per_item).clear();
+            lock(&state.trial_reference_ns_per_item).clear();
+            state
+                .trial_left
+                .store(2 * TRIAL_CALLS - 1, Ordering::Relaxed);
             state.time_every_call.store(true, Ordering::Relaxed);
-            return Some(trial);
+            return Some(TrialCall::Reference);
         }
         None
     }
@@ -335,12 +374,15 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
     }
 
     /// Learns from timing a warm call of `items` items run with `plan`.
-    fn observe(&self, class: usize, plan: Plan, items: usize, started: Instant) {
+    fn observe(&self, class: usize, plan: Plan, timing: Timing, items: usize, started: Instant) {
         if items == 0 {
             return;
         }
         let state = self.entry.classes.get(class);
         let observed = started.elapsed().as_nanos() as f64 / items as f64;
+        if timing == Timing::TrialReference {
+            lock(&state.trial_reference_ns_per_item).push(observed);
+        }
         let site_plan = site::unpack(state.plan.load(Ordering::Relaxed));
         if site_plan != Some(plan) {
             // A trial call (or a call that raced with a new decision: then no trial runs
@@ -394,7 +436,8 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let time_all = plan != Plan::Sequential
             || predicted_call_ns > TINY_CALL_NS
             || drifting
-            || first_trial_due;
+            || first_trial_due
+            || state.trial_left.load(Ordering::Relaxed) > 0;
         state.time_every_call.store(time_all, Ordering::Relaxed);
     }
 
@@ -438,31 +481,41 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
     }
 
-    /// Records one call of a trial run; after the last one, keeps the trial plan if its
-    /// best call beat the site's plan (its observed baseline) by [`policy::TRIAL_MARGIN`].
+    /// Records one call of a trial run; after the last one, keeps the tried plan if it
+    /// beat the site's plan on the run's reference calls (see [`policy::trial_verdict`]).
     fn judge_trial(&self, state: &ClassState, plan: Plan, items: usize, observed: f64) {
-        let best = load_f64(&state.trial_best_ns_per_item).min(observed);
-        store_f64(&state.trial_best_ns_per_item, best);
-        if state.trial_left.load(Ordering::Relaxed) > 0 {
-            return;
+        let calls = {
+            let mut calls = lock(&state.trial_ns_per_item);
+            calls.push(observed);
+            if state.trial_left.load(Ordering::Relaxed) > 0 {
+                return;
+            }
+            std::mem::take(&mut *calls)
+        };
+        let mut reference = std::mem::take(&mut *lock(&state.trial_reference_ns_per_item));
+        if reference.is_empty() {
+            // Racing calls took the reference run's slots: the running mean stands in.
+            reference.push(load_f64(&state.observed_ns_per_item));
         }
-        let baseline = load_f64(&state.observed_ns_per_item);
         let site_plan = site::unpack(state.plan.load(Ordering::Relaxed));
+        let verdict = policy::trial_verdict(&calls, &reference);
+        let median = verdict.ns_per_item;
+        let baseline = verdict.reference_ns_per_item;
         let sequential = match site_plan {
             Some(Plan::Sequential) => baseline,
             // A trial of the sequential plan: its own time is the sequential time.
-            _ => best,
+            _ => median,
         };
         state.time_every_call.store(false, Ordering::Relaxed);
-        if best * policy::TRIAL_MARGIN < baseline {
+        if verdict.keep {
             state.trial_plan.store(0, Ordering::Relaxed);
-            store_f64(&state.observed_ns_per_item, best);
-            store_f64(&state.predicted_ns_per_item, best);
-            store_f64(&state.predicted_speedup, sequential / best);
+            store_f64(&state.observed_ns_per_item, median);
+            store_f64(&state.predicted_ns_per_item, median);
+            store_f64(&state.predicted_speedup, sequential / median);
             state.drift_strikes.store(0, Ordering::Relaxed);
             state.plan.store(site::pack(plan), Ordering::Release);
             state.time_every_call.store(true, Ordering::Relaxed);
-            crate::trace::trial_kept(self.entry, items, plan, sequential / best);
+            crate::trace::trial_kept(self.entry, items, plan, sequential / median);
             state.trials.store(MAX_TRIALS, Ordering::Relaxed);
         } else if state.trials.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_TRIALS {
             state.trial_plan.store(0, Ordering::Relaxed);
@@ -470,7 +523,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         if config().log {
             eprintln!(
                 "{}",
-                report::trial_line(self.entry, items, plan, site_plan, baseline, best)
+                report::trial_line(self.entry, items, plan, site_plan, baseline, median)
             );
         }
     }
@@ -510,11 +563,14 @@ where
         let state = self.entry.classes.get(class);
         bump(&state.items, len as u64);
         match self.resolve(state) {
-            Resolved::Ready { plan, time: false } => self.run_indexed(plan, producer, 0),
-            Resolved::Ready { plan, time: true } => {
+            Resolved::Ready {
+                plan,
+                timing: Timing::Untimed,
+            } => self.run_indexed(plan, producer, 0),
+            Resolved::Ready { plan, timing } => {
                 let started = Instant::now();
                 let result = self.run_indexed(plan, producer, 0);
-                self.observe(class, plan, len, started);
+                self.observe(class, plan, timing, len, started);
                 result
             }
             Resolved::Profile => {
@@ -563,12 +619,12 @@ where
         };
         let class = site::size_class(exact);
         let result = match self.resolve(self.entry.classes.get(class)) {
-            Resolved::Ready { plan, time } => {
-                let started = time.then(Instant::now);
+            Resolved::Ready { plan, timing } => {
+                let started = (timing != Timing::Untimed).then(Instant::now);
                 let mut counted = Counted::new(iter);
                 let result = self.run_iter(plan, &mut counted, 0);
                 if let Some(started) = started {
-                    self.observe(class, plan, counted.taken(), started);
+                    self.observe(class, plan, timing, counted.taken(), started);
                 }
                 bump(&self.entry.classes.get(class).items, counted.taken() as u64);
                 return result;
@@ -776,6 +832,12 @@ fn bump(counter: &std::sync::atomic::AtomicU64, by: u64) {
         counter.load(Ordering::Relaxed).wrapping_add(by),
         Ordering::Relaxed,
     );
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Clamps a user's worker count to what is sensible, warning once: I/O workers to
