@@ -847,6 +847,30 @@ fn estimate_seq_ns(shape: &Shape) -> f64 {
     }
 }
 
+/// A small deterministic shuffler (xorshift64*): the same orders on every run.
+struct Shuffle(u64);
+
+impl Shuffle {
+    fn new(seed: u64) -> Shuffle {
+        Shuffle(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Fisher–Yates.
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
@@ -946,10 +970,14 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
     } else {
         reps
     };
+    let mut order: Vec<Strat> = strats.clone();
+    let mut rng = Shuffle::new(spec.name.len() as u64);
     for rep in 0..all_reps {
-        // Rotate the order each repetition: no strategy always runs after the same one.
-        for j in 0..strats.len() {
-            let s = strats[(j + rep) % strats.len()];
+        // A new order each repetition: every strategy runs after every other one about
+        // equally often. (Pool threads still spinning from the previous strategy slow
+        // the next one down; a rotated fixed order would always pair the same two.)
+        rng.shuffle(&mut order);
+        for &s in &order {
             let ns = match s {
                 Strat::Cold if rep >= reps => continue,
                 Strat::Cold => {
