@@ -258,11 +258,12 @@ type SumFn = fn(FreshSite, &'static str, &[u64]) -> u64;
 type MapFn = fn(FreshSite, &'static str, &[u64], u32) -> Vec<u64>;
 type TinyFn = fn(FreshSite, &[u64]) -> u64;
 
-static FOR_EACH: [ForEachFn; 32] = instances!(auto_for_each:
-    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
-static SUM: [SumFn; 4] = instances!(auto_sum: 0 1 2 3);
-static MAP: [MapFn; 4] = instances!(auto_map: 0 1 2 3);
-static TINY: [TinyFn; 4] = instances!(auto_tiny: 0 1 2 3);
+// Enough (slot, instance) pairs for the cold calls of `MAX_RUNS` runs (see `Fresh`).
+static FOR_EACH: [ForEachFn; 64] = instances!(auto_for_each:
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63);
+static SUM: [SumFn; 8] = instances!(auto_sum: 0 1 2 3 4 5 6 7);
+static MAP: [MapFn; 8] = instances!(auto_map: 0 1 2 3 4 5 6 7);
+static TINY: [TinyFn; 8] = instances!(auto_tiny: 0 1 2 3 4 5 6 7);
 
 /// A (call site, body type) pair that autopar has never seen.
 #[derive(Clone, Copy, Debug)]
@@ -1038,6 +1039,39 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
     })
 }
 
+/// Most runs of the whole matrix in one process: each needs fresh call sites for its
+/// cold calls, and there are `SLOTS` × instances of them per loop shape.
+const MAX_RUNS: usize = 3;
+
+/// One result per cell: for each strategy, the median over the runs of its median.
+fn median_of_runs(runs: Vec<Vec<CellResult>>) -> Vec<CellResult> {
+    let mut runs = runs.into_iter();
+    let Some(first) = runs.next() else {
+        return Vec::new();
+    };
+    let rest: Vec<Vec<CellResult>> = runs.collect();
+    first
+        .into_iter()
+        .map(|cell| {
+            let others: Vec<&CellResult> = rest
+                .iter()
+                .filter_map(|run| run.iter().find(|r| r.name == cell.name))
+                .collect();
+            let medians = cell
+                .medians
+                .iter()
+                .map(|(&strat, &ns)| {
+                    let mut all: Vec<f64> = std::iter::once(ns)
+                        .chain(others.iter().filter_map(|r| r.get(strat)))
+                        .collect();
+                    (strat, median(&mut all))
+                })
+                .collect();
+            CellResult { medians, ..cell }
+        })
+        .collect()
+}
+
 /// Fills in the plans autopar chose, from its report.
 fn attach_plans(results: &mut [CellResult]) {
     let report = autopar::report();
@@ -1087,6 +1121,34 @@ struct Overheads {
     one_plain_ns: f64,
     one_warm_ns: f64,
     cold: Vec<(usize, f64, f64)>,
+}
+
+impl Overheads {
+    /// Each measurement: the median over the runs.
+    fn median_of_runs(runs: Vec<Overheads>) -> Overheads {
+        let field = |f: fn(&Overheads) -> f64| {
+            let mut all: Vec<f64> = runs.iter().map(f).collect();
+            median(&mut all)
+        };
+        let first = &runs[0];
+        Overheads {
+            tiny_n: first.tiny_n,
+            plain_ns: field(|o| o.plain_ns),
+            warm_ns: field(|o| o.warm_ns),
+            one_plain_ns: field(|o| o.one_plain_ns),
+            one_warm_ns: field(|o| o.one_warm_ns),
+            cold: first
+                .cold
+                .iter()
+                .enumerate()
+                .map(|(i, &(n, _, _))| {
+                    let mut first_call: Vec<f64> = runs.iter().map(|o| o.cold[i].1).collect();
+                    let mut plain: Vec<f64> = runs.iter().map(|o| o.cold[i].2).collect();
+                    (n, median(&mut first_call), median(&mut plain))
+                })
+                .collect(),
+        }
+    }
 }
 
 #[inline(never)]
@@ -1869,6 +1931,7 @@ fn write_markdown(path: &Path, section: &str) -> std::io::Result<()> {
 struct Opts {
     quick: bool,
     reps: usize,
+    runs: usize,
     markdown: Option<PathBuf>,
     svg: Option<PathBuf>,
     scaling: Option<Vec<usize>>,
@@ -1880,6 +1943,7 @@ fn parse_args() -> Opts {
     let mut o = Opts {
         quick: false,
         reps: 5,
+        runs: 1,
         markdown: None,
         svg: None,
         scaling: None,
@@ -1887,7 +1951,7 @@ fn parse_args() -> Opts {
         only: None,
     };
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench_matrix [--quick] [--reps N] [--markdown PATH] [--svg PATH] [--scaling 1,2,4] [--only TEXT]";
+    let usage = "usage: bench_matrix [--quick] [--reps N] [--runs N] [--markdown PATH] [--svg PATH] [--scaling 1,2,4] [--only TEXT]";
     while let Some(a) = args.next() {
         let mut value = || {
             args.next().unwrap_or_else(|| {
@@ -1898,6 +1962,13 @@ fn parse_args() -> Opts {
         match a.as_str() {
             "--quick" => o.quick = true,
             "--reps" => o.reps = value().parse().unwrap_or(5).max(1),
+            "--runs" => match value().parse() {
+                Ok(runs @ 1..=MAX_RUNS) => o.runs = runs,
+                _ => {
+                    eprintln!("--runs takes 1 to {MAX_RUNS}\n{usage}");
+                    std::process::exit(2)
+                }
+            },
             "--markdown" => o.markdown = Some(value().into()),
             "--svg" => o.svg = Some(value().into()),
             "--only" => o.only = Some(value()),
@@ -2015,7 +2086,6 @@ fn main() {
         pools: BTreeMap::new(),
         fresh: Fresh::default(),
     };
-    let mut results = Vec::new();
     let specs: Vec<CellSpec> = cells(opts.quick, &cal, files.paths)
         .into_iter()
         .filter(|c| {
@@ -2025,36 +2095,55 @@ fn main() {
         })
         .collect();
     println!(
-        "{} cells, {} repetitions each (3× for cells under 20 ms, but cold calls); regret = median / best non-autopar median\n",
+        "{} cells, {} repetitions each (3× for cells under 20 ms, but cold calls){}; regret = median / best non-autopar median",
         specs.len(),
-        opts.reps
+        opts.reps,
+        if opts.runs > 1 {
+            format!(
+                ", {} runs (each cell: the median of its runs' medians)",
+                opts.runs
+            )
+        } else {
+            String::new()
+        }
     );
-    println!(
-        "{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}",
-        "cell", "per item", "seq", "best", "rayon", "tuned", "orx", "cold", "warm", "seq once"
-    );
-    for spec in &specs {
-        let Some(r) = measure_cell(&mut ctx, spec, opts.reps) else {
-            continue;
-        };
-        let (best, best_t) = r.best();
+    let mut runs: Vec<Vec<CellResult>> = Vec::new();
+    let mut run_overheads = Vec::new();
+    for run in 0..opts.runs {
+        if opts.runs > 1 {
+            println!("\nrun {} of {}", run + 1, opts.runs);
+        }
         println!(
-            "{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}",
-            r.name,
-            fmt_ns(r.seq() / r.n.max(1) as f64),
-            fmt_ns(r.seq()),
-            format!("{} {}", best.name(), fmt_ns(best_t)),
-            fmt_regret(r.regret(Strat::Rayon)),
-            fmt_regret(r.tuned().map(|(_, t)| t / best_t)),
-            fmt_regret(r.regret(Strat::Orx)),
-            fmt_regret(r.regret(Strat::Cold)),
-            fmt_regret(r.regret(Strat::Warm)),
-            fmt_regret(r.regret(Strat::SeqOnce)),
+            "\n{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}",
+            "cell", "per item", "seq", "best", "rayon", "tuned", "orx", "cold", "warm", "seq once"
         );
-        results.push(r);
+        let mut results = Vec::new();
+        for spec in &specs {
+            let Some(r) = measure_cell(&mut ctx, spec, opts.reps) else {
+                continue;
+            };
+            let (best, best_t) = r.best();
+            println!(
+                "{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}",
+                r.name,
+                fmt_ns(r.seq() / r.n.max(1) as f64),
+                fmt_ns(r.seq()),
+                format!("{} {}", best.name(), fmt_ns(best_t)),
+                fmt_regret(r.regret(Strat::Rayon)),
+                fmt_regret(r.tuned().map(|(_, t)| t / best_t)),
+                fmt_regret(r.regret(Strat::Orx)),
+                fmt_regret(r.regret(Strat::Cold)),
+                fmt_regret(r.regret(Strat::Warm)),
+                fmt_regret(r.regret(Strat::SeqOnce)),
+            );
+            results.push(r);
+        }
+        runs.push(results);
+        run_overheads.push(measure_overheads(&mut ctx, opts.quick));
     }
+    let mut results = median_of_runs(runs);
     attach_plans(&mut results);
-    let overheads = measure_overheads(&mut ctx, opts.quick);
+    let overheads = Overheads::median_of_runs(run_overheads);
     let scaling = opts
         .scaling
         .as_ref()
@@ -2093,11 +2182,18 @@ fn main() {
         writeln!(section, "## {} cores: {}\n", cores(), cpu_model()).unwrap();
         writeln!(
             section,
-            "- Machine: {machine}\n- Load average (1 min) before / after the run: {load_before} / {} (other work on the machine skews the numbers)\n- Date: {}\n- Toolchain: {}\n- Command: `{command}` (release build), {} repetitions per strategy (3× for cells under 20 ms, but for cold calls), total {:.0} s\n",
+            "- Machine: {machine}\n- Load average (1 min) before / after the run: {load_before} / {} (other work on the machine skews the numbers)\n- Date: {}\n- Toolchain: {}\n- Command: `{command}` (release build), {} repetitions per strategy (3× for cells under 20 ms, but for cold calls), {} run{} of the whole matrix{}, total {:.0} s\n",
             loadavg(),
             today(),
             rustc_version(),
             opts.reps,
+            opts.runs,
+            if opts.runs == 1 { "" } else { "s" },
+            if opts.runs == 1 {
+                ""
+            } else {
+                " (each number below: per cell and strategy, the median of the runs' medians; the overheads likewise)"
+            },
             elapsed.as_secs_f64()
         )
         .unwrap();
