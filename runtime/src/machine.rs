@@ -64,14 +64,21 @@ fn calibration() -> Calibration {
     })
 }
 
-/// Cores available to this process (cached: the call costs ~15 µs).
+static CORES: OnceLock<usize> = OnceLock::new();
+
+/// Cores available to this process (cached: the first call reads cgroup files, tens to
+/// a hundred µs).
 pub(crate) fn cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     })
+}
+
+/// [`cores`] if it has been asked already (free), else `None`.
+pub(crate) fn known_cores() -> Option<usize> {
+    CORES.get().copied()
 }
 
 /// The machine as the policy sees it from the calling thread, for a CPU plan of
