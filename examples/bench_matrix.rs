@@ -941,23 +941,23 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
                 s => run_baseline(None, s, &shape),
             })
         };
-        let start = Instant::now();
         let Some(digest) = call(ctx) else { continue };
-        let once = start.elapsed().as_nanos() as f64;
         assert_eq!(
             digest, reference,
             "{}: {s:?} computed a different result",
             spec.name
         );
-        let k = if est < BATCH_BELOW_NS && s != Strat::Warm {
+        // Every strategy's batch is sized from a warm call (for autopar warm: from
+        // calls after the warm-up, not from the warm-up, whose first call profiles).
+        // Sized from the warm-up, its batches were 100× shorter than the plain loop's,
+        // and each paid the cold caches left by the previous strategy on a few calls
+        // instead of thousands.
+        let k = if est < BATCH_BELOW_NS {
+            let calls = if s == Strat::Warm { WARMUP_CALLS } else { 1 };
             let start = Instant::now();
             call(ctx);
-            let t = start.elapsed().as_nanos() as f64;
+            let t = start.elapsed().as_nanos() as f64 / calls as f64;
             (BATCH_NS / t.max(1.0)).ceil().clamp(1.0, 100_000.0) as usize
-        } else if est < BATCH_BELOW_NS {
-            (BATCH_NS / (once / WARMUP_CALLS as f64).max(1.0))
-                .ceil()
-                .clamp(1.0, 100_000.0) as usize
         } else {
             1
         };
