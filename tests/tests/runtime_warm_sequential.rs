@@ -1,6 +1,10 @@
 //! Warm calls of a loop kept sequential run as a plain loop (no task wrapper): they must
 //! still compute the same results, stop at the first error, let panics through with
 //! their payload, and be counted in the report.
+//!
+//! The loops are pinned sequential (`Parallel::seq()`, which takes the same path as an
+//! `auto` loop that decided sequential): an `auto` loop's decision depends on the
+//! machine's load, and these tests are about the path, not the decision.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,8 +13,8 @@ use autopar::Parallel;
 use autopar::policy::Plan;
 use autopar_tests::{only_plan, quiet_deliberate_panics, site};
 
-/// Enough calls that all but the profiled, the first timed and the 1-in-64 sampled ones
-/// take the plain-loop path.
+/// Enough calls that all but the first and the 1-in-64 sampled ones take the plain-loop
+/// path.
 const CALLS: usize = 300;
 
 #[test]
@@ -18,13 +22,13 @@ fn warm_sequential_calls_compute_what_the_loop_computes() {
     let data: Vec<u64> = (0..200).collect();
     for call in 0..CALLS {
         let offset = call as u64;
-        let mapped = Parallel::auto()
+        let mapped = Parallel::seq()
             .label("warm seq map")
             .map(&data, |&x| x * 3 + offset);
         let expected: Vec<u64> = data.iter().map(|&x| x * 3 + offset).collect();
         assert_eq!(mapped, expected, "call {call}");
 
-        let sum = Parallel::auto().label("warm seq reduce").reduce(
+        let sum = Parallel::seq().label("warm seq reduce").reduce(
             0..200u64,
             || 0,
             |acc, x| acc + x * offset,
@@ -37,7 +41,7 @@ fn warm_sequential_calls_compute_what_the_loop_computes() {
         );
 
         // An iterator of known length: the other input shape.
-        let strings = Parallel::auto()
+        let strings = Parallel::seq()
             .label("warm seq iter")
             .map(data.iter().map(|x| x + 1).collect::<Vec<_>>(), |x| {
                 x.to_string()
@@ -63,14 +67,14 @@ fn warm_sequential_calls_stop_at_the_first_error() {
     // One call site for every call: `fail_at` 50 means no item fails.
     let call = |fail_at: usize| {
         ran.store(0, Ordering::Relaxed);
-        Parallel::auto()
+        Parallel::seq()
             .label("warm seq errors")
             .try_for_each(0..50usize, |i| {
                 ran.fetch_add(1, Ordering::Relaxed);
                 if i >= fail_at { Err(i) } else { Ok(()) }
             })
     };
-    // Calls that fail while profiling teach the site nothing: warm it up first.
+    // Warm the site up first: its first calls are not the plain-loop path.
     for _ in 0..100 {
         assert_eq!(call(50), Ok(()));
     }
@@ -92,14 +96,12 @@ fn warm_sequential_calls_stop_at_the_first_error() {
 fn warm_sequential_calls_let_panics_through_and_keep_working() {
     quiet_deliberate_panics();
     let run = |fail: bool| {
-        Parallel::auto()
-            .label("warm seq panics")
-            .map(0..64u32, |i| {
-                if fail && i == 40 {
-                    std::panic::panic_any(format!("deliberate: item {i}"));
-                }
-                i * 2
-            })
+        Parallel::seq().label("warm seq panics").map(0..64u32, |i| {
+            if fail && i == 40 {
+                std::panic::panic_any(format!("deliberate: item {i}"));
+            }
+            i * 2
+        })
     };
     for call in 0..CALLS {
         if call % 3 == 0 {
