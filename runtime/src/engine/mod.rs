@@ -834,6 +834,8 @@ fn bump(counter: &std::sync::atomic::AtomicU64, by: u64) {
     );
 }
 
+/// Locks `mutex`, recovering from poisoning: a panicking loop body must not make the
+/// site's bookkeeping unusable (the panic itself reaches the caller).
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()

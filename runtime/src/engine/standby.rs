@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use rayon::iter::plumbing::Producer;
 
-use super::Call;
+use super::{Call, lock};
 use crate::clock::{self, ThreadClock};
 use crate::exec::io_pool::{self, IoPool};
 use crate::exec::runners::ProducerBatches;
@@ -385,8 +385,4 @@ enum Puller {
 
 fn push<P, A>(shared: &Shared<P, A>, position: Position, acc: A) {
     lock(&shared.results).push((position, acc));
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
