@@ -35,7 +35,8 @@ const DRIFT_STRIKES: u32 = 3;
 /// [`TINY_CALL_SAMPLING`]: two clock reads would be a visible share of them.
 const TINY_CALL_NS: f64 = 20_000.0;
 const TINY_CALL_SAMPLING: u64 = 64;
-/// Calls in one trial run of a parallel plan at a sequential site.
+/// Calls with each plan in one trial run: the site's plan, then the tried one (see
+/// `Call::trial_call`).
 const TRIAL_CALLS: u32 = 8;
 /// Trial runs per decision before the site stops trying.
 const MAX_TRIALS: u32 = 3;
@@ -123,16 +124,21 @@ fn warm_sequential(entry: &'static Entry, mode: Mode, len: usize) -> bool {
         return false;
     }
     let state = entry.classes.get(site::size_class(Some(len)));
-    let calls = state.calls.load(Ordering::Relaxed);
     if state.plan.load(Ordering::Acquire) != SEQUENTIAL_PACKED
-        || calls.is_multiple_of(TINY_CALL_SAMPLING)
-        || state.time_every_call.load(Ordering::Relaxed)
+        || is_timed(state, state.calls.load(Ordering::Relaxed))
     {
         return false;
     }
     bump(&state.calls, 1);
     bump(&state.items, len as u64);
     true
+}
+
+/// Whether the call numbered `calls` of this size class is timed: every call while
+/// `time_every_call` is set, else one in [`TINY_CALL_SAMPLING`].
+#[inline]
+fn is_timed(state: &ClassState, calls: u64) -> bool {
+    calls.is_multiple_of(TINY_CALL_SAMPLING) || state.time_every_call.load(Ordering::Relaxed)
 }
 
 /// [`Plan::Sequential`] as the size classes store it.
@@ -255,14 +261,14 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let Some(plan) = site::unpack(state.plan.load(Ordering::Acquire)) else {
             return Resolved::Profile;
         };
-        let sampled = calls.is_multiple_of(TINY_CALL_SAMPLING);
-        if !sampled && !state.time_every_call.load(Ordering::Relaxed) {
+        if !is_timed(state, calls) {
             return Resolved::Ready {
                 plan,
                 timing: Timing::Untimed,
             };
         }
         // Off the hot path from here: this call is timed anyway.
+        let sampled = calls.is_multiple_of(TINY_CALL_SAMPLING);
         match self.trial_call(state, sampled) {
             Some(TrialCall::Reference) => Resolved::Ready {
                 plan,
@@ -618,7 +624,8 @@ where
             _ => None,
         };
         let class = site::size_class(exact);
-        let result = match self.resolve(self.entry.classes.get(class)) {
+        let state = self.entry.classes.get(class);
+        let result = match self.resolve(state) {
             Resolved::Ready { plan, timing } => {
                 let started = (timing != Timing::Untimed).then(Instant::now);
                 let mut counted = Counted::new(iter);
@@ -626,7 +633,7 @@ where
                 if let Some(started) = started {
                     self.observe(class, plan, timing, counted.taken(), started);
                 }
-                bump(&self.entry.classes.get(class).items, counted.taken() as u64);
+                bump(&state.items, counted.taken() as u64);
                 return result;
             }
             Resolved::Profile => {
@@ -661,7 +668,7 @@ where
                 } else {
                     self.run_iter(plan, &mut counted, 1)
                 };
-                bump(&self.entry.classes.get(class).items, counted.taken() as u64);
+                bump(&state.items, counted.taken() as u64);
                 (prefix, rest)
             }
         };
