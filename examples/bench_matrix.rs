@@ -335,6 +335,10 @@ enum Strat {
     Warm,
     /// The plain loop timed one call at a time, right before each cold call.
     SeqOnce,
+    /// The cell's best non-autopar strategy timed one call at a time, each right after a
+    /// plain-loop call, as cold calls are: what a single call costs on this machine
+    /// (thread wake-ups, a helper queued behind a busy thread) with the expert's choice.
+    BestOnce,
     /// `Parallel::io().workers(50)`: the manual I/O override.
     Io50,
 }
@@ -344,7 +348,7 @@ impl Strat {
     fn is_baseline(self) -> bool {
         !matches!(
             self,
-            Strat::Cold | Strat::Warm | Strat::Io50 | Strat::SeqOnce
+            Strat::Cold | Strat::Warm | Strat::Io50 | Strat::SeqOnce | Strat::BestOnce
         )
     }
 
@@ -360,6 +364,7 @@ impl Strat {
             Strat::Warm => "autopar warm".into(),
             Strat::Io50 => "io(50)".into(),
             Strat::SeqOnce => "seq, one call".into(),
+            Strat::BestOnce => "best, one call".into(),
         }
     }
 }
@@ -1026,6 +1031,9 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
             samples.entry(s).or_default().push(ns);
         }
     }
+    if samples.contains_key(&Strat::Cold) {
+        time_best_once(ctx, &shape, reps, &mut samples);
+    }
     let medians = samples
         .into_iter()
         .map(|(s, mut v)| (s, median(&mut v)))
@@ -1037,6 +1045,39 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
         warm_plan: String::new(),
         cold_plans: String::new(),
     })
+}
+
+/// Times the best baseline of `samples` (by median) `reps` times as single calls, each
+/// right after a plain-loop call, the way cold calls are timed: the same conditions
+/// (one core busy, the others idle for as long as the plain loop ran) for the expert's
+/// choice. Cold calls are compared with this to tell what autopar's first call adds
+/// from what any single parallel call costs on the machine.
+fn time_best_once(
+    ctx: &mut Ctx,
+    shape: &Shape,
+    reps: usize,
+    samples: &mut BTreeMap<Strat, Vec<f64>>,
+) {
+    let Some(best) = samples
+        .iter()
+        .filter(|(s, _)| s.is_baseline())
+        .map(|(&s, v)| (s, median(&mut v.clone())))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(s, _)| s)
+    else {
+        return;
+    };
+    for _ in 0..reps {
+        black_box(run_baseline(None, Strat::Seq, shape));
+        let pool = match best {
+            Strat::Pool(t) => Some(ctx.pool(t)),
+            _ => None,
+        };
+        let start = Instant::now();
+        black_box(run_baseline(pool, best, shape));
+        let ns = start.elapsed().as_nanos() as f64;
+        samples.entry(Strat::BestOnce).or_default().push(ns);
+    }
 }
 
 /// Most runs of the whole matrix in one process: each needs fresh call sites for its
@@ -1441,8 +1482,8 @@ fn summarise(
 /// The main table, as markdown (also printed to stdout).
 fn table(results: &[CellResult]) -> String {
     let mut s = String::new();
-    s.push_str("| cell | per item | seq | best non-autopar | rayon | tuned (grid best) | orx | autopar cold | autopar warm | warm plan | cold plans |\n");
-    s.push_str("|---|---:|---:|---|---:|---|---:|---:|---:|---|---|\n");
+    s.push_str("| cell | per item | seq | best non-autopar | rayon | tuned (grid best) | orx | best, one call | autopar cold | autopar warm | warm plan | cold plans |\n");
+    s.push_str("|---|---:|---:|---|---:|---|---:|---:|---:|---:|---|---|\n");
     for r in results {
         let (best, best_t) = r.best();
         let tuned = r
@@ -1451,7 +1492,7 @@ fn table(results: &[CellResult]) -> String {
             .unwrap_or_else(|| "-".into());
         writeln!(
             s,
-            "| {} | {} | {} | {} {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             fmt_ns(r.seq() / r.n.max(1) as f64),
             fmt_ns(r.seq()),
@@ -1460,6 +1501,7 @@ fn table(results: &[CellResult]) -> String {
             fmt_regret(r.regret(Strat::Rayon)),
             tuned,
             fmt_regret(r.regret(Strat::Orx)),
+            fmt_regret(r.regret(Strat::BestOnce)),
             fmt_regret(r.regret(Strat::Cold)),
             fmt_regret(r.regret(Strat::Warm)),
             r.warm_plan,
@@ -1477,6 +1519,19 @@ fn summaries(results: &[CellResult]) -> Vec<Summary> {
         summarise(results, "autopar cold, seq ≥ 1 ms", |r| {
             (r.seq() >= 1e6).then(|| r.regret(Strat::Cold)).flatten()
         }),
+        summarise(results, "best non-autopar, one call, seq ≥ 1 ms", |r| {
+            (r.seq() >= 1e6)
+                .then(|| r.regret(Strat::BestOnce))
+                .flatten()
+        }),
+        summarise(
+            results,
+            "autopar cold ÷ best one call, seq ≥ 1 ms",
+            |r| match (r.get(Strat::Cold), r.get(Strat::BestOnce)) {
+                (Some(cold), Some(once)) if r.seq() >= 1e6 => Some(cold / once),
+                _ => None,
+            },
+        ),
         summarise(results, "rayon default", |r| r.regret(Strat::Rayon)),
         summarise(results, "orx-parallel default", |r| r.regret(Strat::Orx)),
         summarise(results, "rayon tuned (grid best)", |r| {
@@ -1575,7 +1630,7 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
     let sums = summaries(results);
     let find = |name: &str| sums.iter().find(|s| s.name == name);
     let mut s = String::new();
-    let mut check = |what: String, ok: bool| {
+    let check = |s: &mut String, what: String, ok: bool| {
         writeln!(s, "- [{}] {what}", if ok { "x" } else { " " }).unwrap();
     };
     if let (Some(w), Some(r), Some(x)) = (
@@ -1591,10 +1646,12 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
         x.geomean,
     ) {
         check(
+            &mut s,
             format!("autopar warm: worst regret {ww:.2} ≤ 1.15 and geometric mean {wg:.3} ≤ 1.05"),
             ww <= 1.15 && wg <= 1.05,
         );
         check(
+            &mut s,
             format!(
                 "autopar warm better than rayon default (worst {rw:.2}, geomean {rg:.2}) and orx-parallel (worst {xw:.2}, geomean {xg:.2}) on both"
             ),
@@ -1605,9 +1662,27 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
         && let Some((cw, cell)) = c.worst.clone()
     {
         check(
+            &mut s,
             format!("autopar cold: worst regret {cw:.2} ≤ 1.5 on cells with seq ≥ 1 ms ({cell})"),
             cw <= 1.5,
         );
+    }
+    if let (Some(once), Some(ratio)) = (
+        find("best non-autopar, one call, seq ≥ 1 ms"),
+        find("autopar cold ÷ best one call, seq ≥ 1 ms"),
+    ) && let (Some((ow, ocell)), Some(og), Some((rw, rcell)), Some(rg)) = (
+        once.worst.clone(),
+        once.geomean,
+        ratio.worst.clone(),
+        ratio.geomean,
+    ) {
+        writeln!(
+            s,
+            "  - for scale: the best non-autopar strategy, timed as one call the same way, \
+             has worst regret {ow:.2} ({ocell}) and geometric mean {og:.2}; autopar cold \
+             ÷ that one call: worst {rw:.2} ({rcell}), geometric mean {rg:.2}"
+        )
+        .unwrap();
     }
     if let Some(&(n, first, plain)) = o
         .cold
@@ -1615,6 +1690,7 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
         .max_by(|a, b| (a.1 - a.2).total_cmp(&(b.1 - b.2)))
     {
         check(
+            &mut s,
             format!(
                 "first-call profiling overhead on tiny calls: +{} ({n} items) ≤ 20 µs",
                 fmt_ns(first - plain)
@@ -1623,6 +1699,7 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
         );
     }
     check(
+        &mut s,
         format!(
             "warm tiny loop ({} × ~1 ns): {:.3}× the plain loop ≤ 1.05×",
             o.tiny_n,
@@ -1631,6 +1708,7 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
         o.warm_ns / o.plain_ns <= 1.05,
     );
     check(
+        &mut s,
         format!(
             "cached-decision path: +{:.1} ns per call ≤ 20 ns",
             o.one_warm_ns - o.one_plain_ns
@@ -1640,6 +1718,7 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
     if let Some(r) = results.iter().find(|r| r.name == "sleep 1ms × 1k") {
         if let Some(io50) = r.get(Strat::Io50) {
             check(
+                &mut s,
                 format!(
                     "1000 × 1 ms sleeps, io().workers(50): {} = {:.2}× the 20 ms ideal ≤ 1.15×",
                     fmt_ns(io50),
@@ -1651,6 +1730,7 @@ fn goals(results: &[CellResult], o: &Overheads, quick: bool) -> String {
         let grid = r.best_of(|s| matches!(s, Strat::Pool(_) | Strat::Scope(_)));
         if let (Some((g, gt)), Some(w)) = (grid, r.get(Strat::Warm)) {
             check(
+                &mut s,
                 format!(
                     "1000 × 1 ms sleeps, auto (warm): {:.2}× the best grid worker count ({}) ≤ 1.5×",
                     w / gt,
@@ -2114,8 +2194,18 @@ fn main() {
             println!("\nrun {} of {}", run + 1, opts.runs);
         }
         println!(
-            "\n{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}",
-            "cell", "per item", "seq", "best", "rayon", "tuned", "orx", "cold", "warm", "seq once"
+            "\n{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}",
+            "cell",
+            "per item",
+            "seq",
+            "best",
+            "rayon",
+            "tuned",
+            "orx",
+            "cold",
+            "warm",
+            "seq once",
+            "best once"
         );
         let mut results = Vec::new();
         for spec in &specs {
@@ -2124,7 +2214,7 @@ fn main() {
             };
             let (best, best_t) = r.best();
             println!(
-                "{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}",
+                "{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}",
                 r.name,
                 fmt_ns(r.seq() / r.n.max(1) as f64),
                 fmt_ns(r.seq()),
@@ -2135,6 +2225,7 @@ fn main() {
                 fmt_regret(r.regret(Strat::Cold)),
                 fmt_regret(r.regret(Strat::Warm)),
                 fmt_regret(r.regret(Strat::SeqOnce)),
+                fmt_regret(r.regret(Strat::BestOnce)),
             );
             results.push(r);
         }
