@@ -3,7 +3,9 @@
 //! A parallel call wakes sleeping threads while the calling thread (or the first woken
 //! one) keeps a core busy. On some machines, notably small VMs, Linux queues the woken
 //! thread on the *waker's* CPU instead of an idle one, and it only starts in parallel
-//! once the load balancer moves it (up to a scheduler tick, ~4 ms). This program shows
+//! once the load balancer moves it (up to a scheduler tick, ~4 ms). Some VM kernels do
+//! it on purpose, to keep idle vCPUs halted (e.g. a `sched_vcpu_pack` boot parameter,
+//! which the program prints when the kernel has one). This program shows
 //! whether the machine it runs on does that, in three measurements:
 //!
 //! 1. a busy thread wakes a sleeping one: wake-up latency, and how often the woken
@@ -153,8 +155,27 @@ fn rayon_call(n: usize) -> (u64, u64) {
     (total, last_start)
 }
 
+/// The kernel's boot parameters that tune the scheduler (`sched_*`), if any.
+fn scheduler_boot_parameters() -> String {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let params: Vec<&str> = cmdline
+        .split_whitespace()
+        .filter(|p| p.starts_with("sched_"))
+        .collect();
+    if params.is_empty() {
+        "none".into()
+    } else {
+        params.join(" ")
+    }
+}
+
 fn main() {
-    println!("machine: {} CPUs, rayon threads {}", num_cpus(), rayon::current_num_threads());
+    println!(
+        "machine: {} CPUs, rayon threads {}, kernel scheduler boot parameters: {}",
+        num_cpus(),
+        rayon::current_num_threads(),
+        scheduler_boot_parameters()
+    );
     #[cfg(target_os = "linux")]
     if num_cpus() >= 2 {
         for pin_helper in [false, true] {
