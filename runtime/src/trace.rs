@@ -4,7 +4,10 @@
 //!   `label`, `n`, `plan`, `kind`, `workers`, `chunk`, `item_ns`, `cpu_fraction`,
 //!   `spread`, `predicted_speedup` and `reason` (`profiled`, `trial kept`).
 //! - At `DEBUG`, each parallel call is a span `autopar.call` (target `autopar`) with the
-//!   fields `site`, `label`, `mode` and, when the call ends, `elapsed_ns`.
+//!   fields `site`, `label`, `mode` and, when the call ends, `elapsed_ns`. The span is
+//!   entered on the calling thread for the whole call, and on each pool thread while it
+//!   runs one of the call's tasks: what the loop body logs, on any thread, sits inside
+//!   its call's span (and an inner loop's span inside the outer one's).
 //!
 //! When no subscriber is interested, a call pays one check of tracing's level filter
 //! (an atomic load); without the feature, nothing at all: the guard is a zero-sized type
@@ -14,13 +17,67 @@ use crate::Mode;
 use crate::policy::{Decision, Plan, Profile};
 use crate::site::Entry;
 
-/// The span of one parallel call, closed (with its time recorded) when dropped.
+/// The span of one parallel call, entered on the calling thread until dropped; then
+/// closed, with its time recorded.
 #[cfg(feature = "tracing")]
-pub(crate) struct CallGuard(Option<(tracing::Span, std::time::Instant)>);
+pub(crate) struct CallGuard(Option<(tracing::span::EnteredSpan, std::time::Instant)>);
 
 /// Nothing without the `tracing` feature.
 #[cfg(not(feature = "tracing"))]
 pub(crate) struct CallGuard;
+
+/// The call's span as its tasks see it: entered by a pool thread for the length of a
+/// task (the calling thread has it entered already).
+#[cfg(feature = "tracing")]
+pub(crate) struct TaskSpan(Option<(tracing::Span, std::thread::ThreadId)>);
+
+/// Nothing without the `tracing` feature.
+#[cfg(not(feature = "tracing"))]
+pub(crate) struct TaskSpan;
+
+impl CallGuard {
+    /// The span for the call's tasks (none if no subscriber wants the call's span).
+    #[inline]
+    pub(crate) fn task_span(&self) -> TaskSpan {
+        #[cfg(feature = "tracing")]
+        {
+            TaskSpan(
+                self.0
+                    .as_ref()
+                    .map(|(span, _)| ((**span).clone(), std::thread::current().id())),
+            )
+        }
+        #[cfg(not(feature = "tracing"))]
+        TaskSpan
+    }
+}
+
+impl TaskSpan {
+    /// No span: tasks enter nothing.
+    #[inline]
+    pub(crate) fn none() -> TaskSpan {
+        #[cfg(feature = "tracing")]
+        {
+            TaskSpan(None)
+        }
+        #[cfg(not(feature = "tracing"))]
+        TaskSpan
+    }
+
+    /// Enters the span on this thread unless it is the calling thread (which has it
+    /// entered for the whole call); the span is left when the result drops.
+    #[inline]
+    pub(crate) fn enter_off_caller(&self) -> impl Sized + '_ {
+        #[cfg(feature = "tracing")]
+        {
+            self.0.as_ref().and_then(|(span, caller)| {
+                (std::thread::current().id() != *caller).then(|| span.enter())
+            })
+        }
+        #[cfg(not(feature = "tracing"))]
+        {}
+    }
+}
 
 /// Opens the span of a call at `entry`, if a subscriber wants `DEBUG` spans of `autopar`.
 #[inline]
@@ -38,7 +95,7 @@ pub(crate) fn call(entry: &Entry, mode: Mode) -> CallGuard {
         if span.is_disabled() {
             return CallGuard(None);
         }
-        CallGuard(Some((span, std::time::Instant::now())))
+        CallGuard(Some((span.entered(), std::time::Instant::now())))
     }
     #[cfg(not(feature = "tracing"))]
     {
@@ -159,6 +216,8 @@ mod tests {
         events: Vec<Fields>,
         /// (name, fields recorded at creation and later).
         spans: Vec<(String, Fields)>,
+        /// Each time a span was entered: its id and the entering thread.
+        entered: Vec<(u64, std::thread::ThreadId)>,
     }
 
     struct Capture {
@@ -195,7 +254,14 @@ mod tests {
             event.record(&mut fields);
             self.seen.lock().unwrap().events.push(fields);
         }
-        fn enter(&self, _: &Id) {}
+        fn enter(&self, span: &Id) {
+            let thread = std::thread::current().id();
+            self.seen
+                .lock()
+                .unwrap()
+                .entered
+                .push((span.into_u64(), thread));
+        }
         fn exit(&self, _: &Id) {}
     }
 
@@ -276,6 +342,40 @@ mod tests {
                 .unwrap();
             assert!(ns >= 1_000_000, "{ns}");
         }
+    }
+
+    #[test]
+    fn the_call_span_is_entered_on_the_caller_and_on_pool_threads() {
+        let caller = std::thread::current().id();
+        let seen = captured(Level::DEBUG, || {
+            // Four I/O workers, each sleeping on its items: the pool threads run tasks.
+            Parallel::io()
+                .workers(4)
+                .label("traced io")
+                .for_each(0..16, |_| {
+                    std::thread::sleep(std::time::Duration::from_millis(2))
+                });
+        });
+        let seen = seen.lock().unwrap();
+        let id = seen
+            .spans
+            .iter()
+            .position(|(_, f)| f.get("label") == Some("\"traced io\""))
+            .expect("the call has a span") as u64
+            + 1;
+        let threads: Vec<_> = seen
+            .entered
+            .iter()
+            .filter(|(span, _)| *span == id)
+            .map(|(_, thread)| *thread)
+            .collect();
+        assert!(threads.contains(&caller), "{threads:?}");
+        assert!(
+            threads.iter().any(|t| *t != caller),
+            "never entered off the calling thread: {threads:?}"
+        );
+        // Entered once on the caller: its tasks do not enter it again.
+        assert_eq!(threads.iter().filter(|t| **t == caller).count(), 1);
     }
 
     #[test]

@@ -88,7 +88,7 @@ where
     if let Some(label) = spec.label {
         entry.label.get_or_init(|| label);
     }
-    let _trace = crate::trace::call(entry, spec.mode);
+    let trace = crate::trace::call(entry, spec.mode);
     let input = input.into_parallel_input();
     if spec.progress.is_none()
         && let Some(len) = input.exact_len()
@@ -100,7 +100,9 @@ where
         });
     }
     let progress = crate::progress::start(spec.progress, entry, || input.exact_len());
-    let work = Work::new(&init, &fold, &combine).with_progress(progress);
+    let work = Work::new(&init, &fold, &combine)
+        .with_progress(progress)
+        .with_span(trace.task_span());
     let call = Call {
         spec,
         entry,

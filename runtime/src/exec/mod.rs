@@ -68,6 +68,9 @@ pub(crate) struct Work<'f, Init, Fold, Comb, E> {
     pub(crate) outcome: Outcome<E>,
     /// The call's progress bar, if it shows one (always `None` without the feature).
     progress: Option<crate::progress::Progress>,
+    /// The call's tracing span, entered by pool threads while they run a task (a
+    /// zero-sized nothing without the `tracing` feature).
+    span: crate::trace::TaskSpan,
 }
 
 impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
@@ -78,7 +81,14 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
             combine,
             outcome: Outcome::new(),
             progress: None,
+            span: crate::trace::TaskSpan::none(),
         }
+    }
+
+    /// Enters `span` in every task run off the calling thread.
+    pub(crate) fn with_span(mut self, span: crate::trace::TaskSpan) -> Self {
+        self.span = span;
+        self
     }
 
     /// Counts the items of every task on `progress`.
@@ -137,6 +147,7 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         if self.outcome.failed() {
             return None;
         }
+        let _span = self.span.enter_off_caller();
         let run = AssertUnwindSafe(|| {
             let mut items = items;
             let start = TaskStart::new(position, items.size_hint().0);
