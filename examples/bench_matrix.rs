@@ -1951,7 +1951,7 @@ Produced by `examples/bench_matrix.rs`; every number below was measured by it, s
 one run per machine, as medians of repeated runs. Re-run it to update this file:
 
 ```sh
-cargo run --release --example bench_matrix -- --markdown BENCHMARKS.md --svg examples/results/regret.svg
+cargo run --release --example bench_matrix -- --runs 3 --markdown BENCHMARKS.md --svg examples/results/regret.svg
 ```
 
 Each machine's run replaces only its own section (keyed by its core count).
@@ -1965,8 +1965,8 @@ Each machine's run replaces only its own section (keyed by its core count).
   temp dir, which the page cache makes CPU work in the kernel); mixed (even items 50 µs of
   CPU, odd items a 100 µs sleep); a sum reduction (~0.3 ns/item, memory-bound at 10⁷) and an
   ordered map/collect of ~50 ns items.
-- **Strategies** (all in the same process, interleaved repetition by repetition, the order
-  rotated each repetition): the plain sequential loop; rayon `par_iter` default; rayon
+- **Strategies** (all in the same process, interleaved repetition by repetition, in a new
+  shuffled order each repetition): the plain sequential loop; rayon `par_iter` default; rayon
   `with_min_len(m)` for m in {1, 8, 64, 512, 4096, 32768} (the expert's hand tuning: the best
   m per cell); orx-parallel's default (its own persistent pool); for blocking items rayon
   `ThreadPool`s and `std::thread::scope` with 4 … 256 workers (pools built once, outside the
@@ -1979,9 +1979,19 @@ Each machine's run replaces only its own section (keyed by its core count).
   by `K`). Process-wide state is warm (rayon's threads, autopar's one-time measurement of the
   pool's wake-up cost, its I/O pool's threads), as in any program that has run one parallel
   loop before. **Warm**: one fresh site per cell, called 3 times before the timed calls.
+- **Best, one call**: for cells with cold calls, the cell's best non-autopar strategy is
+  also timed the way cold calls are (single calls, each right after a plain-loop call), to
+  tell what any single parallel call costs on the machine (waking threads, on some VMs a
+  woken thread queued behind a busy one for up to a scheduler tick; see
+  `examples/wake_placement.rs`) from what autopar's first call adds.
 - **Timing**: cells whose sequential time is under 20 ms time each sample as a batch of calls
-  lasting ~2 ms (per-call time = batch / calls); longer cells time single calls. Cold calls
-  are always timed one by one (each needs a fresh site).
+  lasting ~2 ms (per-call time = batch / calls), and take 3× the repetitions (a 2 ms
+  batch is short next to another process taking a core for a few ms); longer cells time
+  single calls. Cold calls are always timed one by one (each needs a fresh site), with
+  the base number of repetitions.
+- **Runs**: `--runs N` (up to 3) measures the whole matrix N times in one process; each
+  number is then, per cell and strategy, the median of the runs' medians (a noisy machine
+  moves single cells by up to 2× between runs).
 - **Regret** = a strategy's median / the best median among the strategies that do not use
   autopar (seq, rayon, rayon tuned, orx, pools, scoped threads). 1.00 = as fast as the best
   expert choice for the cell; below 1 = faster than all of them.
