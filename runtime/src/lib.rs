@@ -189,6 +189,7 @@ mod exec;
 mod input;
 mod machine;
 mod persist;
+mod placement;
 pub mod policy;
 mod profile;
 mod progress;

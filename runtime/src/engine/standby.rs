@@ -34,6 +34,7 @@ use crate::exec::io_pool::{self, IoPool};
 use crate::exec::runners::ProducerBatches;
 use crate::exec::{Position, cpu};
 use crate::input::Span;
+use crate::placement;
 use crate::policy::{self, Plan, PlanKind};
 use crate::profile::Profiler;
 
@@ -82,6 +83,8 @@ struct Shared<P, A> {
     /// The caller's kernel thread id, CPU clock and that clock's reading (plus one; 0:
     /// not yet) when its first batch started.
     caller_tid: Option<i32>,
+    /// The CPU the caller ran on when the call started.
+    caller_cpu: Option<usize>,
     caller_clock: Option<ThreadClock>,
     caller_cpu_start: AtomicU64,
     started: Instant,
@@ -172,6 +175,7 @@ where
             helpers: AtomicUsize::new(0),
             helpers_allowed: AtomicUsize::new(0),
             caller_tid: clock::current_tid(),
+            caller_cpu: placement::current_cpu(),
             caller_clock: ThreadClock::current(),
             caller_cpu_start: AtomicU64::new(0),
             started,
@@ -328,7 +332,15 @@ where
             return;
         }
         // Free threads only: a guess must never grow the pool (the decision may).
-        IoPool::global().run_on_free_threads(helpers - 1, &|| self.pull(shared, Puller::Helper));
+        let help = || {
+            // A helper that computes next to a computing caller must not share its CPU
+            // (see `placement`); one that waits for I/O may.
+            if !blocking && let Some(cpu) = shared.caller_cpu {
+                placement::move_off(cpu);
+            }
+            self.pull(shared, Puller::Helper);
+        };
+        IoPool::global().run_on_free_threads(helpers - 1, &help);
     }
 
     /// Runs batches from the shared queue until it is empty, the call failed, or (for a

@@ -1,0 +1,112 @@
+//! Where a helper thread runs, relative to the thread it helps.
+//!
+//! Some kernels queue a woken thread on the CPU of the thread that woke it even while
+//! another CPU is idle; VMs that pack work onto few vCPUs (so that idle ones stay
+//! halted) do it on purpose. A helper woken to compute beside a busy caller then shares
+//! the caller's CPU, and usually preempts it, until the load balancer moves one of them:
+//! a scheduler tick or more, during which the "parallel" call runs at sequential speed
+//! (`examples/wake_placement.rs` measures it). [`move_off`] moves the helper to another
+//! CPU it may use at once, then gives it back its affinity, so the scheduler stays free
+//! to place it later; elsewhere it finds the helper on another CPU already and does
+//! nothing.
+
+/// The CPU this thread runs on now (it may move at any time).
+#[cfg(target_os = "linux")]
+pub(crate) fn current_cpu() -> Option<usize> {
+    // SAFETY: sched_getcpu takes no arguments and only reports this thread's CPU.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
+/// The CPU this thread runs on now: unknown on this OS.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn current_cpu() -> Option<usize> {
+    None
+}
+
+/// If this thread runs on `cpu`, moves it to another CPU its affinity allows and restores
+/// that affinity; true if it moved. Nothing happens if it runs elsewhere already, or if
+/// `cpu` is the only CPU it may use.
+#[cfg(target_os = "linux")]
+pub(crate) fn move_off(cpu: usize) -> bool {
+    if current_cpu() != Some(cpu) || cpu >= libc::CPU_SETSIZE as usize {
+        return false;
+    }
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `cpu_set_t` is a plain bit set; all zeroes is the empty set.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; the kernel writes at most `size` bytes into
+    // `allowed`, which is that large.
+    if unsafe { libc::sched_getaffinity(0, size, &mut allowed) } != 0 {
+        return false;
+    }
+    let mut others = allowed;
+    // SAFETY: `cpu < CPU_SETSIZE` (checked above), so CPU_CLR stays inside the set, and
+    // CPU_COUNT only reads it.
+    let any_other = unsafe {
+        libc::CPU_CLR(cpu, &mut others);
+        libc::CPU_COUNT(&others) > 0
+    };
+    if !any_other {
+        return false;
+    }
+    // SAFETY: pid 0 is the calling thread; the kernel reads `size` bytes of `others`. A
+    // thread running on a CPU outside its new set is moved before the call returns.
+    if unsafe { libc::sched_setaffinity(0, size, &others) } != 0 {
+        return false;
+    }
+    // SAFETY: as above, with the set the thread had; it stays where it was moved to.
+    unsafe { libc::sched_setaffinity(0, size, &allowed) };
+    true
+}
+
+/// Moving threads is Linux-only: elsewhere, never moves.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn move_off(_cpu: usize) -> bool {
+    false
+}
+
+#[cfg(all(test, target_os = "linux", not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The thread's affinity, as CPU numbers.
+    fn affinity() -> Vec<usize> {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: as in `move_off`.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut set) }, 0);
+        (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: every index is below CPU_SETSIZE.
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+            .collect()
+    }
+
+    #[test]
+    fn moves_to_another_cpu_and_keeps_its_affinity() {
+        // On a thread of its own: the test harness's thread keeps its placement.
+        std::thread::spawn(|| {
+            let before = affinity();
+            let here = current_cpu().expect("Linux reports the current CPU");
+            assert!(before.contains(&here));
+            let moved = move_off(here);
+            assert_eq!(moved, before.len() > 1, "{before:?}");
+            if moved {
+                // The kernel moves the thread before sched_setaffinity returns; it
+                // could have moved back since only if rescheduled meanwhile, which a
+                // just-moved thread rarely is.
+                let now = current_cpu().unwrap();
+                assert!(before.contains(&now));
+            }
+            assert_eq!(affinity(), before, "the affinity is given back");
+            // Already elsewhere: nothing to do.
+            let here = current_cpu().unwrap();
+            let elsewhere = before.iter().copied().find(|&cpu| cpu != here);
+            if let Some(cpu) = elsewhere {
+                assert!(!move_off(cpu) || current_cpu() != Some(cpu));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+}
