@@ -165,3 +165,50 @@ fn outputs_of_a_standby_call_that_panics_are_dropped_exactly_once() {
     drop(out);
     assert_eq!(LIVE.load(Ordering::SeqCst), 0);
 }
+
+/// The names of the threads that ran items, per item.
+fn thread_name() -> String {
+    thread::current().name().unwrap_or("").to_owned()
+}
+
+#[test]
+fn a_cold_call_decided_for_the_cpu_pool_runs_on_the_caller_and_idle_io_threads() {
+    if autopar_tests::os_threads() < 2 {
+        return; // One CPU: the plan is sequential.
+    }
+    let _pool = idle_io_threads();
+    let caller = thread_name();
+    let cold_call = || {
+        Parallel::auto()
+            .label("cold cpu plan on helpers")
+            .map(0..3000usize, |i| {
+                autopar_tests::spin_for(Duration::from_micros(5));
+                (i, thread_name())
+            })
+    };
+    // Items of a few µs: profiling ends before any standby helper starts, and the
+    // decision is a CPU plan, run on the caller and the idle I/O-pool threads.
+    let out = cold_call();
+    assert_eq!(
+        out.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        (0..3000).collect::<Vec<_>>()
+    );
+    let on_caller = out.iter().filter(|(_, name)| *name == caller).count();
+    let on_io = out
+        .iter()
+        .filter(|(_, name)| name.starts_with("autopar-io-"))
+        .count();
+    assert!(
+        matches!(
+            autopar_tests::only_plan("cold cpu plan on helpers"),
+            autopar::policy::Plan::Cpu { .. }
+        ),
+        "expected a CPU plan"
+    );
+    assert_eq!(
+        on_caller + on_io,
+        3000,
+        "only the caller and I/O-pool threads"
+    );
+    assert!(on_caller > 0 && on_io > 0, "caller {on_caller}, io {on_io}");
+}

@@ -15,8 +15,12 @@
 //! no standby (profiling as usual).
 //!
 //! The caller profiles its usual batches meanwhile (the batches helpers run join its
-//! profile) and decides the plan as usual. If no helper started, it runs the rest
-//! exactly as a call without a standby would. If helpers did,
+//! profile) and decides the plan as usual. If no helper started, it runs the rest as a
+//! call without a standby would, but for a CPU plan while enough pool threads are idle:
+//! then the caller and those threads pull the rest from the shared queue, as below (a
+//! cold call is a single call, and rayon's pool, which warm calls use, starts its
+//! second thread late on some machines; see `run_cpu_plan_with_helpers`). If helpers
+//! did,
 //! everybody pulls batches from one shared queue: the decision sets the batch size, how
 //! many helpers may keep pulling (an I/O plan recruits more), and the caller drains
 //! whatever is left, so no item is ever stranded. Every batch is a task with its own
@@ -262,6 +266,13 @@ where
             return;
         };
         if !helping {
+            if let Plan::Cpu { threads, chunk } = plan
+                && threads > 1
+                && shared.queue.remaining() > chunk
+                && IoPool::global().free_threads() >= threads - 1
+            {
+                return self.run_cpu_plan_with_helpers(shared, threads, chunk);
+            }
             if let Some((offset, rest)) = shared.queue.take_rest()
                 && let Some(acc) = self.run_indexed(plan, rest, offset)
             {
@@ -282,6 +293,41 @@ where
         }
         // Helpers may leave early (fewer allowed); the caller drains what is left.
         self.pull(shared, Puller::Caller);
+    }
+
+    /// Runs the rest of a cold call decided for the CPU pool on the caller and
+    /// `threads - 1` I/O-pool threads pulling `chunk`-item batches from the shared queue,
+    /// helpers moved off the caller's CPU. Only with that many pool threads free: a
+    /// spawn on the caller's path would cost more than it saves.
+    ///
+    /// Not on rayon's pool, as warm calls are: a cold call is one call, not a loop called
+    /// back to back that finds rayon's threads awake. Handed to rayon, the caller blocks
+    /// and waits for one pool thread to wake, which wakes the next; where the kernel
+    /// queues a woken thread behind its busy waker (see `placement`), that next thread
+    /// started 1-4 ms late in most single calls, and a call of a few ms ran at
+    /// sequential speed. Here the caller keeps computing from the first moment, and a
+    /// helper woken next to it moves to another CPU as soon as it runs.
+    fn run_cpu_plan_with_helpers<P: Producer>(
+        &self,
+        shared: &Shared<P, A>,
+        threads: usize,
+        chunk: usize,
+    ) where
+        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    {
+        shared.queue.set_chunk(chunk);
+        shared.helpers_allowed.store(threads - 1, Ordering::Relaxed);
+        let caller = std::thread::current().id();
+        let pull = || {
+            if std::thread::current().id() == caller {
+                return self.pull(shared, Puller::Caller);
+            }
+            if let Some(cpu) = shared.caller_cpu {
+                placement::move_off(cpu);
+            }
+            self.pull(shared, Puller::Helper);
+        };
+        IoPool::global().run(threads - 1, &pull);
     }
 
     /// The standby's part, once the call has been profiling for [`STANDBY_AFTER`]: start

@@ -254,12 +254,16 @@ impl IoPool {
     /// Like [`run`](Self::run), but with only as many pool threads as are free now (at most
     /// `extra`): never spawns one.
     pub(crate) fn run_on_free_threads<F: Fn() + Sync>(&self, extra: usize, runner: &F) {
+        self.run(extra.min(self.free_threads()), runner);
+    }
+
+    /// Pool threads not running a job now: they would take a job without a spawn.
+    pub(crate) fn free_threads(&self) -> usize {
         let inner = &*self.inner;
-        let free = inner
+        inner
             .threads
             .load(Relaxed)
-            .saturating_sub(inner.busy.load(Relaxed));
-        self.run(extra.min(free), runner);
+            .saturating_sub(inner.busy.load(Relaxed))
     }
 
     /// Queues `extra` jobs for `call` and spawns threads for those no free thread will take.
