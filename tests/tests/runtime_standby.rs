@@ -173,7 +173,7 @@ fn thread_name() -> String {
 
 #[test]
 fn a_cold_call_decided_for_the_cpu_pool_runs_on_the_caller_and_idle_io_threads() {
-    if autopar_tests::os_threads() < 2 {
+    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return; // One CPU: the plan is sequential.
     }
     let _pool = idle_io_threads();

@@ -22,11 +22,6 @@ use std::{io, thread};
 /// A pool thread that waited this long for a job exits; the next busy call spawns anew.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Stack size of pool threads. Runners do blocking I/O and light parsing, not deep recursion;
-/// with up to 256 threads the default 2 MiB would reserve 512 MiB of address space (and more
-/// page-table and guard-page churn on spawn), while 512 KiB keeps the whole pool at 128 MiB.
-const STACK_SIZE: usize = 512 * 1024;
-
 /// Set once a failed spawn was reported, so the warning appears once per process.
 static SPAWN_WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -325,9 +320,12 @@ impl IoPool {
             return Err(io::Error::other("injected spawn failure"));
         }
         let id = inner.next_id.fetch_add(1, Relaxed);
+        // std's default stack (2 MiB, or `RUST_MIN_STACK`), as rayon's threads and the
+        // caller's have: loop bodies run on any of them, CPU-bound ones too (standby
+        // helpers, cold calls), and one that recursed fine there must not overflow here.
+        // Only the pages a thread touches are committed; the rest is address space.
         thread::Builder::new()
             .name(format!("autopar-io-{id}"))
-            .stack_size(STACK_SIZE)
             .spawn(move || worker(&inner))
             .map(drop)
     }
