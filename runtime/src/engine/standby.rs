@@ -19,11 +19,11 @@
 //! call without a standby would, but for a CPU plan while enough pool threads are idle:
 //! then the caller and those threads pull the rest from the shared queue, as below (a
 //! cold call is a single call, and rayon's pool, which warm calls use, starts its
-//! second thread late on some machines; see `run_cpu_plan_with_helpers`). If helpers
-//! did,
-//! everybody pulls batches from one shared queue: the decision sets the batch size, how
-//! many helpers may keep pulling (an I/O plan recruits more), and the caller drains
-//! whatever is left, so no item is ever stranded. Every batch is a task with its own
+//! second thread late on some machines; see `run_cpu_plan_with_helpers`).
+//!
+//! If helpers did start, everybody pulls batches from one shared queue: the decision
+//! sets the batch size, how many helpers may keep pulling (an I/O plan recruits more),
+//! and the caller drains whatever is left, so no item is ever stranded. Every batch is a task with its own
 //! accumulator, combined in input order at the end.
 
 use std::sync::Mutex;
@@ -327,7 +327,8 @@ where
             }
             self.pull(shared, Puller::Helper);
         };
-        IoPool::global().run(threads - 1, &pull);
+        // Free threads only (checked by the caller, but some may have been taken since).
+        IoPool::global().run_on_free_threads(threads - 1, &pull);
     }
 
     /// The standby's part, once the call has been profiling for [`STANDBY_AFTER`]: start
