@@ -212,3 +212,37 @@ fn a_cold_call_decided_for_the_cpu_pool_runs_on_the_caller_and_idle_io_threads()
     );
     assert!(on_caller > 0 && on_io > 0, "caller {on_caller}, io {on_io}");
 }
+
+#[test]
+fn errors_and_panics_of_a_cold_cpu_plan_on_helpers_reach_the_caller() {
+    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return; // One CPU: the plan is sequential.
+    }
+    quiet_deliberate_panics();
+    let pool = idle_io_threads();
+    let result = Parallel::auto()
+        .label("cold cpu plan error")
+        .try_for_each(0..3000u32, |i| {
+            autopar_tests::spin_for(Duration::from_micros(5));
+            if i == 2500 { Err(i) } else { Ok(()) }
+        });
+    assert_eq!(result, Err(2500));
+    drop(pool);
+
+    let _pool = idle_io_threads();
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        Parallel::auto()
+            .label("cold cpu plan panic")
+            .for_each(0..3000u32, |i| {
+                autopar_tests::spin_for(Duration::from_micros(5));
+                if i == 2000 {
+                    panic!("deliberate: item {i}");
+                }
+            })
+    }));
+    let payload = panicked.expect_err("the panic reaches the caller");
+    assert_eq!(
+        payload.downcast_ref::<String>().unwrap(),
+        "deliberate: item 2000"
+    );
+}
