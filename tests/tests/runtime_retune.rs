@@ -72,37 +72,39 @@ fn a_new_size_class_decides_from_what_the_site_learned() {
 }
 
 /// A parallel plan that measures no faster than sequential is tried against the
-/// sequential plan on warm calls, and the faster one is kept. Here items are cheap on the
-/// calling thread (where profiling runs them) and 10× dearer on any other thread, so the
-/// profile predicts a parallel gain that the parallel runs never deliver.
+/// sequential plan on warm calls, and the faster one is kept. Here an item is cheap while
+/// it runs alone (as profiling runs them) and 10× dearer while another item runs at the
+/// same time (as if they fought over a lock or a cache), so the profile predicts a
+/// parallel gain that the parallel runs never deliver.
 #[test]
 fn a_parallel_plan_slower_than_sequential_falls_back() {
     let _serial = one_at_a_time();
-    let caller = std::thread::current().id();
+    let running = std::sync::atomic::AtomicUsize::new(0);
     let run = || {
         Parallel::auto()
-            .label("slow elsewhere")
+            .label("slow when crowded")
             .for_each(0..400usize, |_| {
-                let here = std::thread::current().id() == caller;
-                spin_for(Duration::from_micros(if here { 5 } else { 50 }));
+                let crowded = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+                spin_for(Duration::from_micros(if crowded { 50 } else { 5 }));
+                running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             })
     };
     run();
-    let first = site("slow elsewhere").classes[0].plan;
+    let first = site("slow when crowded").classes[0].plan;
     if first == Some(Plan::Sequential) {
         // Only on one core does 2 ms of work stay sequential.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(cores, 1, "{:?}", site("slow elsewhere"));
+        assert_eq!(cores, 1, "{:?}", site("slow when crowded"));
         return;
     }
     let mut calls = 1;
-    while site("slow elsewhere").classes[0].plan != Some(Plan::Sequential) {
+    while site("slow when crowded").classes[0].plan != Some(Plan::Sequential) {
         run();
         calls += 1;
         assert!(
             calls < 200,
             "still {:?} after {calls} calls",
-            site("slow elsewhere")
+            site("slow when crowded")
         );
     }
 }

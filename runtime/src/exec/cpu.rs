@@ -1,4 +1,11 @@
-//! The CPU executor: rayon fork-join over an indexed input, split into chunks.
+//! The CPU executor: an indexed input, in chunks, on rayon's pool.
+//!
+//! A call from outside the pool runs on the calling thread *and* `threads - 1` pool
+//! threads pulling chunks from one queue (`runners::run`): the caller starts on the
+//! items at once and never sleeps while pool threads wake one another (two thread
+//! wake-ups per call that rayon's own `par_iter` pays from outside its pool, one to
+//! start and one to hand the caller its result), and it never waits for a helper that
+//! has not started yet. A call made on a pool thread (a nested loop) forks and joins.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -96,14 +103,24 @@ where
     if !global_pool_runs() {
         return work.task(Position::Item(offset), producer.into_iter());
     }
+    if rayon::current_thread_index().is_none() {
+        // From outside the pool: the caller works too, with pool threads as helpers
+        // (see `runners::run`). Inside it, fork-join: the caller is a pool thread already.
+        return super::runners::run(
+            work,
+            super::runners::ProducerBatches::new(producer, offset, chunk),
+            super::runners::Runners::Cpu(threads),
+        );
+    }
     match pool(threads) {
         Some(pool) => pool.install(|| split(work, producer, offset, chunk)),
         None => split(work, producer, offset, chunk),
     }
 }
 
-/// Recursive halving at chunk boundaries; rayon's work stealing balances the halves and
-/// the join tree keeps results in input order.
+/// Recursive halving at chunk boundaries, for calls made on a pool thread (nested
+/// loops); rayon's work stealing balances the halves and the join tree keeps results in
+/// input order.
 fn split<P, A, Init, Fold, Comb, E>(
     work: &Work<'_, Init, Fold, Comb, E>,
     producer: Span<P>,

@@ -227,6 +227,39 @@ impl IoPool {
         result
     }
 
+    /// Like [`run`](Self::run), with the helpers' jobs on the rayon pool `pool` (the
+    /// global one if `None`) instead of this pool: the scoped-job machinery (a late job
+    /// does nothing, the caller never waits for a job that has not started) for CPU work
+    /// that belongs on rayon's threads.
+    pub(crate) fn run_on_rayon<F: Fn() + Sync>(
+        pool: Option<&rayon::ThreadPool>,
+        extra: usize,
+        runner: &F,
+    ) {
+        if extra == 0 {
+            return runner();
+        }
+        let call = Arc::new(Call {
+            latch: Latch::new(),
+            not_before: None,
+            runner: ErasedRunner::new(runner),
+            panic: Mutex::new(None),
+        });
+        Self::scoped(&call, || {
+            for _ in 0..extra {
+                let call = Arc::clone(&call);
+                let job = move || {
+                    call.help();
+                };
+                match pool {
+                    Some(pool) => pool.spawn(job),
+                    None => rayon::spawn(job),
+                }
+            }
+            runner();
+        });
+    }
+
     /// Runs `body` (which hands `call` to pool threads), then closes `call`'s latch and waits
     /// for every pool thread inside its runner; re-raises the first panic of any of them.
     fn scoped(call: &Call, body: impl FnOnce()) {

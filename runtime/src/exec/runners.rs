@@ -1,7 +1,8 @@
 //! The runner executor: a few workers pulling batches from a shared source.
 //!
-//! Used for the I/O pool (whatever the input) and for CPU plans over inputs that can
-//! only be iterated. Each batch is a task with its own accumulator, tagged with its
+//! Used for the I/O pool (whatever the input), for CPU plans called from outside rayon's
+//! pool (the caller is one of the runners), and for CPU plans over inputs that can only
+//! be iterated. Each batch is a task with its own accumulator, tagged with its
 //! position so results are combined in input order however the batches were scheduled.
 //! Only the batches being worked on are buffered: memory is O(workers × chunk).
 
@@ -129,7 +130,8 @@ where
 pub(crate) enum Runners {
     /// `n` workers of the I/O pool (the caller is one of them).
     Io(usize),
-    /// `n` tasks on the CPU pool of `n` threads.
+    /// `n` runners on the CPU pool of `n` threads: the caller and `n - 1` pool threads
+    /// if the caller is not a pool thread, else `n` tasks of the pool.
     Cpu(usize),
 }
 
@@ -167,6 +169,22 @@ where
     match runners {
         Runners::Io(workers) => IoPool::global().run(workers.saturating_sub(1), &runner),
         Runners::Cpu(_) if !super::cpu::global_pool_runs() => runner(),
+        Runners::Cpu(threads) if rayon::current_thread_index().is_none() => {
+            // The caller and `threads - 1` pool threads, which join when they can (a
+            // late one finds the call over and does nothing); one that the kernel put on
+            // the caller's CPU moves off it (see `placement`).
+            let caller = std::thread::current().id();
+            let caller_cpu = crate::placement::current_cpu();
+            let helper = || {
+                if std::thread::current().id() != caller
+                    && let Some(cpu) = caller_cpu
+                {
+                    crate::placement::move_off(cpu);
+                }
+                runner();
+            };
+            IoPool::run_on_rayon(super::cpu::pool(threads).as_deref(), threads - 1, &helper);
+        }
         Runners::Cpu(threads) => {
             let spawn_all = || {
                 rayon::in_place_scope(|scope| {
