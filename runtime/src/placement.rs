@@ -2,13 +2,13 @@
 //!
 //! Some kernels queue a woken thread on the CPU of the thread that woke it even while
 //! another CPU is idle; VMs that pack work onto few vCPUs (so that idle ones stay
-//! halted) do it on purpose. A helper woken to compute beside a busy caller then shares
-//! the caller's CPU, and usually preempts it, until the load balancer moves one of them:
-//! a scheduler tick or more, during which the "parallel" call runs at sequential speed
-//! (`examples/wake_placement.rs` measures it). [`move_off`] moves the helper to another
-//! CPU it may use at once, then gives it back its affinity, so the scheduler stays free
-//! to place it later; elsewhere it finds the helper on another CPU already and does
-//! nothing.
+//! halted) do it on purpose. A helper (a rayon or I/O-pool thread) woken to compute
+//! beside a busy caller then shares the caller's CPU, and usually preempts it, until the
+//! load balancer moves one of them: a scheduler tick or more, during which the
+//! "parallel" call runs at sequential speed (`examples/wake_placement.rs` measures it).
+//! [`move_off`] moves the helper to another CPU it may use at once, then gives it back
+//! its affinity, so the scheduler stays free to place it later; elsewhere it finds the
+//! helper on another CPU already and does nothing.
 
 /// The CPU this thread runs on now (it may move at any time).
 #[cfg(target_os = "linux")]
