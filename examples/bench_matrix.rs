@@ -339,6 +339,8 @@ enum Strat {
     /// plain-loop call, as cold calls are: what a single call costs on this machine
     /// (thread wake-ups, a helper queued behind a busy thread) with the expert's choice.
     BestOnce,
+    /// autopar warm timed the same way: a loop called now and then, not back to back.
+    WarmOnce,
     /// `Parallel::io().workers(50)`: the manual I/O override.
     Io50,
 }
@@ -348,7 +350,12 @@ impl Strat {
     fn is_baseline(self) -> bool {
         !matches!(
             self,
-            Strat::Cold | Strat::Warm | Strat::Io50 | Strat::SeqOnce | Strat::BestOnce
+            Strat::Cold
+                | Strat::Warm
+                | Strat::Io50
+                | Strat::SeqOnce
+                | Strat::BestOnce
+                | Strat::WarmOnce
         )
     }
 
@@ -365,6 +372,7 @@ impl Strat {
             Strat::Io50 => "io(50)".into(),
             Strat::SeqOnce => "seq, one call".into(),
             Strat::BestOnce => "best, one call".into(),
+            Strat::WarmOnce => "autopar warm, one call".into(),
         }
     }
 }
@@ -1032,7 +1040,8 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
         }
     }
     if samples.contains_key(&Strat::Cold) {
-        time_best_once(ctx, &shape, reps, &mut samples);
+        let warm = warm_site.map(|at| move || run_auto(at, warm_label, &shape));
+        time_best_once(ctx, &shape, reps, warm, &mut samples);
     }
     let medians = samples
         .into_iter()
@@ -1051,11 +1060,13 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
 /// right after a plain-loop call, the way cold calls are timed: the same conditions
 /// (one core busy, the others idle for as long as the plain loop ran) for the expert's
 /// choice. Cold calls are compared with this to tell what autopar's first call adds
-/// from what any single parallel call costs on the machine.
+/// from what any single parallel call costs on the machine. `warm` (autopar's warm
+/// site) is timed the same way, interleaved: a loop called now and then.
 fn time_best_once(
     ctx: &mut Ctx,
     shape: &Shape,
     reps: usize,
+    warm: Option<impl Fn() -> u64>,
     samples: &mut BTreeMap<Strat, Vec<f64>>,
 ) {
     let Some(best) = samples
@@ -1077,6 +1088,13 @@ fn time_best_once(
         black_box(run_baseline(pool, best, shape));
         let ns = start.elapsed().as_nanos() as f64;
         samples.entry(Strat::BestOnce).or_default().push(ns);
+        if let Some(warm) = &warm {
+            black_box(run_baseline(None, Strat::Seq, shape));
+            let start = Instant::now();
+            black_box(warm());
+            let ns = start.elapsed().as_nanos() as f64;
+            samples.entry(Strat::WarmOnce).or_default().push(ns);
+        }
     }
 }
 
@@ -1482,8 +1500,8 @@ fn summarise(
 /// The main table, as markdown (also printed to stdout).
 fn table(results: &[CellResult]) -> String {
     let mut s = String::new();
-    s.push_str("| cell | per item | seq | best non-autopar | rayon | tuned (grid best) | orx | best, one call | autopar cold | autopar warm | warm plan | cold plans |\n");
-    s.push_str("|---|---:|---:|---|---:|---|---:|---:|---:|---:|---|---|\n");
+    s.push_str("| cell | per item | seq | best non-autopar | rayon | tuned (grid best) | orx | best, one call | autopar cold | autopar warm | autopar warm, one call | warm plan | cold plans |\n");
+    s.push_str("|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---|---|\n");
     for r in results {
         let (best, best_t) = r.best();
         let tuned = r
@@ -1492,7 +1510,7 @@ fn table(results: &[CellResult]) -> String {
             .unwrap_or_else(|| "-".into());
         writeln!(
             s,
-            "| {} | {} | {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             fmt_ns(r.seq() / r.n.max(1) as f64),
             fmt_ns(r.seq()),
@@ -1504,6 +1522,7 @@ fn table(results: &[CellResult]) -> String {
             fmt_regret(r.regret(Strat::BestOnce)),
             fmt_regret(r.regret(Strat::Cold)),
             fmt_regret(r.regret(Strat::Warm)),
+            fmt_regret(r.regret(Strat::WarmOnce)),
             r.warm_plan,
             r.cold_plans,
         )
@@ -1524,6 +1543,14 @@ fn summaries(results: &[CellResult]) -> Vec<Summary> {
                 .then(|| r.regret(Strat::BestOnce))
                 .flatten()
         }),
+        summarise(
+            results,
+            "autopar warm ÷ best, both one call, seq ≥ 1 ms",
+            |r| match (r.get(Strat::WarmOnce), r.get(Strat::BestOnce)) {
+                (Some(warm), Some(once)) if r.seq() >= 1e6 => Some(warm / once),
+                _ => None,
+            },
+        ),
         summarise(
             results,
             "autopar cold ÷ best one call, seq ≥ 1 ms",
@@ -2216,7 +2243,7 @@ fn main() {
             println!("\nrun {} of {}", run + 1, opts.runs);
         }
         println!(
-            "\n{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}",
+            "\n{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9}",
             "cell",
             "per item",
             "seq",
@@ -2227,7 +2254,8 @@ fn main() {
             "cold",
             "warm",
             "seq once",
-            "best once"
+            "best once",
+            "warm once"
         );
         let mut results = Vec::new();
         for spec in &specs {
@@ -2236,7 +2264,7 @@ fn main() {
             };
             let (best, best_t) = r.best();
             println!(
-                "{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}",
+                "{:<22} {:>9} {:>10}  {:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9}",
                 r.name,
                 fmt_ns(r.seq() / r.n.max(1) as f64),
                 fmt_ns(r.seq()),
@@ -2248,6 +2276,7 @@ fn main() {
                 fmt_regret(r.regret(Strat::Warm)),
                 fmt_regret(r.regret(Strat::SeqOnce)),
                 fmt_regret(r.regret(Strat::BestOnce)),
+                fmt_regret(r.regret(Strat::WarmOnce)),
             );
             results.push(r);
         }
