@@ -2010,7 +2010,9 @@ Each machine's run replaces only its own section (keyed by its core count).
   also timed the way cold calls are (single calls, each right after a plain-loop call), to
   tell what any single parallel call costs on the machine (waking threads, on some VMs a
   woken thread queued behind a busy one for up to a scheduler tick; see
-  `examples/wake_placement.rs`) from what autopar's first call adds.
+  `examples/wake_placement.rs`) from what autopar's first call adds. autopar's warm
+  site is timed the same way, interleaved (**autopar warm, one call**): a loop called now
+  and then rather than back to back.
 - **Timing**: cells whose sequential time is under 20 ms time each sample as a batch of calls
   lasting ~2 ms (per-call time = batch / calls), and take 3× the repetitions (a 2 ms
   batch is short next to another process taking a core for a few ms); longer cells time
