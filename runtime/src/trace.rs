@@ -227,6 +227,14 @@ mod tests {
     }
 
     impl Subscriber for Capture {
+        // Scoped to one test's thread: "sometimes", so that a callsite's cached interest
+        // never says "always" to tests running beside it without a subscriber.
+        fn register_callsite(
+            &self,
+            _: &'static Metadata<'static>,
+        ) -> tracing::subscriber::Interest {
+            tracing::subscriber::Interest::sometimes()
+        }
         fn enabled(&self, metadata: &Metadata<'_>) -> bool {
             metadata.target() == "autopar" && *metadata.level() <= self.max
         }
