@@ -114,6 +114,16 @@ impl ErasedRunner {
 }
 
 impl Call {
+    /// A call of `runner`, whose jobs wait until `not_before` (if any) to enter.
+    fn new<F: Fn() + Sync>(runner: &F, not_before: Option<Instant>) -> Call {
+        Call {
+            latch: Latch::new(),
+            not_before,
+            runner: ErasedRunner::new(runner),
+            panic: Mutex::new(None),
+        }
+    }
+
     /// Runs the runner once if the call is still open; a late job does nothing and gets false.
     fn help(&self) -> bool {
         if let Some(at) = self.not_before {
@@ -182,12 +192,7 @@ impl IoPool {
         if extra == 0 {
             return runner();
         }
-        let call = Arc::new(Call {
-            latch: Latch::new(),
-            not_before: None,
-            runner: ErasedRunner::new(runner),
-            panic: Mutex::new(None),
-        });
+        let call = Arc::new(Call::new(runner, None));
         Self::scoped(&call, || {
             self.request_help(&call, extra);
             runner();
@@ -212,12 +217,7 @@ impl IoPool {
         if inner.idle.load(Relaxed) == 0 {
             return None;
         }
-        let call = Arc::new(Call {
-            latch: Latch::new(),
-            not_before: Some(at),
-            runner: ErasedRunner::new(standby),
-            panic: Mutex::new(None),
-        });
+        let call = Arc::new(Call::new(standby, Some(at)));
         let mut result = None;
         Self::scoped(&call, || {
             // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
@@ -239,12 +239,7 @@ impl IoPool {
         if extra == 0 {
             return runner();
         }
-        let call = Arc::new(Call {
-            latch: Latch::new(),
-            not_before: None,
-            runner: ErasedRunner::new(runner),
-            panic: Mutex::new(None),
-        });
+        let call = Arc::new(Call::new(runner, None));
         Self::scoped(&call, || {
             for _ in 0..extra {
                 let call = Arc::clone(&call);
