@@ -539,6 +539,11 @@ impl CellResult {
             .map(|(&s, &t)| (s, t))
             .min_by(|a, b| a.1.total_cmp(&b.1))
     }
+    /// `a`'s median ÷ `b`'s, for cells whose sequential time is at least 1 ms.
+    fn ratio_if_long(&self, a: Strat, b: Strat) -> Option<f64> {
+        let (a, b) = (self.get(a)?, self.get(b)?);
+        (self.seq() >= 1e6).then_some(a / b)
+    }
     /// The best hand-tuned grid point (min_len, pool or scope size).
     fn tuned(&self) -> Option<(Strat, f64)> {
         self.best_of(|s| matches!(s, Strat::MinLen(_) | Strat::Pool(_) | Strat::Scope(_)))
@@ -1546,18 +1551,12 @@ fn summaries(results: &[CellResult]) -> Vec<Summary> {
         summarise(
             results,
             "autopar warm ÷ best, both one call, seq ≥ 1 ms",
-            |r| match (r.get(Strat::WarmOnce), r.get(Strat::BestOnce)) {
-                (Some(warm), Some(once)) if r.seq() >= 1e6 => Some(warm / once),
-                _ => None,
-            },
+            |r| r.ratio_if_long(Strat::WarmOnce, Strat::BestOnce),
         ),
         summarise(
             results,
             "autopar cold ÷ best one call, seq ≥ 1 ms",
-            |r| match (r.get(Strat::Cold), r.get(Strat::BestOnce)) {
-                (Some(cold), Some(once)) if r.seq() >= 1e6 => Some(cold / once),
-                _ => None,
-            },
+            |r| r.ratio_if_long(Strat::Cold, Strat::BestOnce),
         ),
         summarise(results, "rayon default", |r| r.regret(Strat::Rayon)),
         summarise(results, "orx-parallel default", |r| r.regret(Strat::Orx)),
