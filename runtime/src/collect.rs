@@ -52,12 +52,14 @@ impl<R: Send> Output<R> {
     pub(crate) fn part(&self, start: TaskStart) -> Part<'_, R> {
         match start.first_item {
             Some(first) if (first as usize) <= self.capacity => Part::Placed(Placed {
-                output: self,
+                slots: self.slots,
+                capacity: self.capacity,
                 start: first as usize,
                 len: 0,
+                _output: PhantomData,
                 _owns: PhantomData,
             }),
-            _ => Part::Chunks(Chunks::with_capacity(start.len)),
+            _ => Part::Chunks(Box::new(Chunks::with_capacity(start.len))),
         }
     }
 
@@ -88,7 +90,7 @@ pub(crate) enum Part<'o, R> {
     /// Written in place.
     Placed(Placed<'o, R>),
     /// Collected apart, to be concatenated at the end.
-    Chunks(Chunks<R>),
+    Chunks(Box<Chunks<R>>),
 }
 
 impl<R: Send> Part<'_, R> {
@@ -121,7 +123,9 @@ impl<R: Send> Part<'_, R> {
             }
             (earlier, later) if later.is_empty() => earlier,
             (earlier, later) if earlier.is_empty() => later,
-            (Part::Chunks(earlier), Part::Chunks(later)) => Part::Chunks(earlier.append(later)),
+            (Part::Chunks(earlier), Part::Chunks(later)) => {
+                Part::Chunks(Box::new(earlier.append(*later)))
+            }
             // Both parts drop their own outputs on the way out.
             _ => panic!("autopar: internal error: map outputs combined out of order"),
         }
@@ -137,7 +141,7 @@ impl<R: Send> Part<'_, R> {
                     len: placed.len,
                 }
             }
-            Part::Chunks(chunks) => Done::Chunks(chunks),
+            Part::Chunks(chunks) => Done::Chunks(*chunks),
         }
     }
 }
@@ -154,19 +158,32 @@ pub(crate) enum Done<R> {
 
 /// The written slots `start..start + len` of an [`Output`], which this value owns: it
 /// drops them if it is dropped (a task failed, or the call panicked).
+///
+/// It keeps its own copy of the output's buffer pointer and capacity rather than a
+/// reference to the [`Output`]: a push then compares and writes with values held in
+/// registers, where through the reference they were reloaded after every item (the
+/// loop body is an opaque call the compiler cannot see through).
 pub(crate) struct Placed<'o, R> {
-    output: &'o Output<R>,
+    /// The output's buffer and its capacity.
+    slots: *mut R,
+    capacity: usize,
     start: usize,
     len: usize,
+    _output: PhantomData<&'o Output<R>>,
     _owns: PhantomData<R>,
 }
+
+// SAFETY: a `Placed` is the `&Output` it was made from (which is `Send` as `Output` is
+// `Sync`) plus the outputs it owns (`R: Send`); its copy of the buffer pointer is only
+// used for its own slots, which no other range touches.
+unsafe impl<R: Send> Send for Placed<'_, R> {}
 
 impl<R> Placed<'_, R> {
     #[inline]
     fn push(&mut self, value: R) {
         let index = self.start + self.len;
         assert!(
-            index < self.output.capacity,
+            index < self.capacity,
             "autopar: internal error: map output past the input's length"
         );
         // SAFETY: `index` is inside the allocation (checked above). The slot is empty:
@@ -174,7 +191,7 @@ impl<R> Placed<'_, R> {
         // and the executors hand each item of an indexed input to exactly one task, so
         // no other range covers or will cover this slot. The write moves `value` into
         // the buffer without reading or dropping what was there.
-        unsafe { self.output.slots.add(index).write(value) };
+        unsafe { self.slots.add(index).write(value) };
         self.len += 1;
     }
 }
@@ -185,7 +202,7 @@ impl<R> Drop for Placed<'_, R> {
         // and claimed by no other range or by the vector (whose length is still 0), so
         // they are dropped here exactly once.
         unsafe {
-            let first = self.output.slots.add(self.start);
+            let first = self.slots.add(self.start);
             std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, self.len));
         }
     }
