@@ -9,6 +9,109 @@
 //! [`move_off`] moves the helper to another CPU it may use at once, then gives it back
 //! its affinity, so the scheduler stays free to place it later; elsewhere it finds the
 //! helper on another CPU already and does nothing.
+//!
+//! A helper can only move once it runs, and one queued behind a busy caller may not run
+//! until the caller's time slice ends (milliseconds). [`Crew`] ties the two ends
+//! together: helpers move off as they join, and a caller whose helpers have not joined
+//! [`NUDGE_AFTER`] after it woke them yields its CPU once, so that a helper waiting
+//! behind it runs now and moves away. Where helpers wake on other CPUs, they have
+//! usually joined by then, and otherwise the yield finds nothing else to run here and
+//! returns at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+/// A caller whose helpers have not joined this long after it woke them yields once.
+///
+/// Longer than a helper woken on this CPU takes to preempt the caller when the kernel
+/// lets it (~12 µs on a 2-vCPU VM), shorter than the scheduler tick a helper that does
+/// not preempt it waits for; near a wake-up on another CPU (~60 µs), so a caller whose
+/// helpers are merely slow to wake rarely makes the (cheap) syscall.
+pub(crate) const NUDGE_AFTER: Duration = Duration::from_micros(50);
+
+/// A calling thread and the helpers it wakes to compute beside it.
+pub(crate) struct Crew {
+    caller: ThreadId,
+    /// The CPU the caller ran on when it woke its helpers.
+    caller_cpu: Option<usize>,
+    /// Whether any helper has started.
+    joined: AtomicBool,
+}
+
+impl Crew {
+    /// The crew of the calling thread, made just before it wakes its helpers.
+    pub(crate) fn here() -> Crew {
+        Crew::of(thread::current().id(), current_cpu())
+    }
+
+    /// The crew of `caller`, which ran on `caller_cpu`.
+    pub(crate) fn of(caller: ThreadId, caller_cpu: Option<usize>) -> Crew {
+        Crew {
+            caller,
+            caller_cpu,
+            joined: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether this thread is the caller.
+    pub(crate) fn is_caller(&self) -> bool {
+        thread::current().id() == self.caller
+    }
+
+    /// On a helper as it starts: counts it as joined and, if the kernel put it on the
+    /// caller's CPU, moves it off (for helpers that compute: one that waits for I/O may
+    /// share the caller's CPU, see [`joined_to_wait`](Self::joined_to_wait)).
+    pub(crate) fn joined_to_compute(&self) {
+        self.joined_to_wait();
+        if let Some(cpu) = self.caller_cpu {
+            move_off(cpu);
+        }
+    }
+
+    /// On a helper whose items wait rather than compute: counts it as joined.
+    pub(crate) fn joined_to_wait(&self) {
+        self.joined.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether any helper has started.
+    pub(crate) fn any_joined(&self) -> bool {
+        self.joined.load(Ordering::Relaxed)
+    }
+
+    /// The caller's side, to [`poll`](Nudge::poll) between its batches.
+    pub(crate) fn nudge(&self) -> Nudge<'_> {
+        Nudge {
+            crew: self,
+            due: Instant::now() + NUDGE_AFTER,
+            pending: true,
+        }
+    }
+}
+
+/// The caller's one yield to helpers that have not joined (see the module docs).
+pub(crate) struct Nudge<'c> {
+    crew: &'c Crew,
+    due: Instant,
+    pending: bool,
+}
+
+impl Nudge<'_> {
+    /// Between two batches of the caller: once [`NUDGE_AFTER`] has passed, yields the
+    /// CPU if no helper has joined yet; never again after that. True if it yielded.
+    #[inline]
+    pub(crate) fn poll(&mut self) -> bool {
+        if !self.pending || Instant::now() < self.due {
+            return false;
+        }
+        self.pending = false;
+        if self.crew.any_joined() {
+            return false;
+        }
+        thread::yield_now();
+        true
+    }
+}
 
 /// The CPU this thread runs on now (it may move at any time).
 #[cfg(target_os = "linux")]
@@ -80,6 +183,32 @@ mod tests {
             // SAFETY: every index is below CPU_SETSIZE.
             .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
             .collect()
+    }
+
+    #[test]
+    fn the_caller_yields_once_if_no_helper_joined_in_time() {
+        let crew = Crew::here();
+        assert!(crew.is_caller());
+        let mut nudge = crew.nudge();
+        assert!(!nudge.poll(), "not before NUDGE_AFTER");
+        std::thread::sleep(NUDGE_AFTER);
+        assert!(nudge.poll(), "no helper joined: yields");
+        assert!(!nudge.poll(), "only once");
+    }
+
+    #[test]
+    fn the_caller_does_not_yield_once_a_helper_joined() {
+        let crew = Crew::here();
+        let mut nudge = crew.nudge();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(!crew.is_caller());
+                crew.joined_to_compute();
+            });
+        });
+        assert!(crew.any_joined());
+        std::thread::sleep(NUDGE_AFTER);
+        assert!(!nudge.poll());
     }
 
     #[test]

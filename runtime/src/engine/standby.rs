@@ -38,7 +38,7 @@ use crate::exec::io_pool::{self, IoPool};
 use crate::exec::runners::ProducerBatches;
 use crate::exec::{Position, cpu};
 use crate::input::Span;
-use crate::placement;
+use crate::placement::Crew;
 use crate::policy::{self, Plan, PlanKind};
 use crate::profile::Profiler;
 
@@ -87,8 +87,8 @@ struct Shared<P, A> {
     /// The caller's kernel thread id, CPU clock and that clock's reading (plus one; 0:
     /// not yet) when its first batch started.
     caller_tid: Option<i32>,
-    /// The CPU the caller ran on when the call started.
-    caller_cpu: Option<usize>,
+    /// The caller (and the CPU it ran on when the call started) and its helpers.
+    crew: Crew,
     caller_clock: Option<ThreadClock>,
     caller_cpu_start: AtomicU64,
     started: Instant,
@@ -179,7 +179,7 @@ where
             helpers: AtomicUsize::new(0),
             helpers_allowed: AtomicUsize::new(0),
             caller_tid: clock::current_tid(),
-            caller_cpu: placement::current_cpu(),
+            crew: Crew::here(),
             caller_clock: ThreadClock::current(),
             caller_cpu_start: AtomicU64::new(0),
             started,
@@ -317,15 +317,13 @@ where
     {
         shared.queue.set_chunk(chunk);
         shared.helpers_allowed.store(threads - 1, Ordering::Relaxed);
-        let caller = std::thread::current().id();
         let pull = || {
-            if std::thread::current().id() == caller {
-                return self.pull(shared, Puller::Caller);
+            if shared.crew.is_caller() {
+                self.pull(shared, Puller::Caller);
+            } else {
+                shared.crew.joined_to_compute();
+                self.pull(shared, Puller::Helper);
             }
-            if let Some(cpu) = shared.caller_cpu {
-                placement::move_off(cpu);
-            }
-            self.pull(shared, Puller::Helper);
         };
         // Free threads only (checked by the caller, but some may have been taken since).
         IoPool::global().run_on_free_threads(threads - 1, &pull);
@@ -382,8 +380,10 @@ where
         let help = || {
             // A helper that computes next to a computing caller must not share its CPU
             // (see `placement`); one that waits for I/O may.
-            if !blocking && let Some(cpu) = shared.caller_cpu {
-                placement::move_off(cpu);
+            if blocking {
+                shared.crew.joined_to_wait();
+            } else {
+                shared.crew.joined_to_compute();
             }
             self.pull(shared, Puller::Helper);
         };
@@ -403,7 +403,12 @@ where
         // batch size, items may be faster than the standby guessed, and one-item batches
         // of fast items would make everyone queue on the lock.
         let mut scale = 1usize;
+        // The caller pulls once helpers were woken (by the standby or the decision).
+        let mut nudge = (who == Puller::Caller).then(|| shared.crew.nudge());
         while !self.work.outcome.failed() {
+            if let Some(nudge) = &mut nudge {
+                nudge.poll();
+            }
             if who == Puller::Helper
                 && shared.helpers.load(Ordering::Relaxed)
                     > shared.helpers_allowed.load(Ordering::Relaxed)

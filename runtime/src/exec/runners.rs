@@ -14,6 +14,7 @@ use rayon::iter::plumbing::Producer;
 use super::io_pool::IoPool;
 use super::{Position, TaskStart, Work};
 use crate::input::Span;
+use crate::placement::{Crew, Nudge};
 
 /// Where runners get their next batch.
 pub(crate) trait Batches: Sync {
@@ -150,9 +151,13 @@ where
     Comb: Fn(A, A) -> A + Sync,
 {
     let results: Mutex<Vec<(Position, A)>> = Mutex::new(Vec::new());
-    let runner = || {
+    // `nudge`: on a caller with helpers that compute beside it (see `placement::Crew`).
+    let pull = |mut nudge: Option<Nudge<'_>>| {
         let mut mine = Vec::new();
         while !work.outcome.failed() {
+            if let Some(nudge) = &mut nudge {
+                nudge.poll();
+            }
             let Some((position, batch)) = source.next_batch() else {
                 break;
             };
@@ -166,24 +171,29 @@ where
             .unwrap_or_else(|e| e.into_inner())
             .append(&mut mine);
     };
+    let runner = || pull(None);
     match runners {
         Runners::Io(workers) => IoPool::global().run(workers.saturating_sub(1), &runner),
         Runners::Cpu(_) if !super::cpu::global_pool_runs() => runner(),
         Runners::Cpu(threads) if rayon::current_thread_index().is_none() => {
             // The caller and `threads - 1` pool threads, which join when they can (a
             // late one finds the call over and does nothing); one that the kernel put on
-            // the caller's CPU moves off it (see `placement`).
-            let caller = std::thread::current().id();
-            let caller_cpu = crate::placement::current_cpu();
-            let helper = || {
-                if std::thread::current().id() != caller
-                    && let Some(cpu) = caller_cpu
-                {
-                    crate::placement::move_off(cpu);
+            // the caller's CPU moves off it, and the caller makes way for one stuck
+            // behind it (see `placement`).
+            let crew = Crew::here();
+            let caller_or_helper = || {
+                if crew.is_caller() {
+                    pull(Some(crew.nudge()));
+                } else {
+                    crew.joined_to_compute();
+                    pull(None);
                 }
-                runner();
             };
-            IoPool::run_on_rayon(super::cpu::pool(threads).as_deref(), threads - 1, &helper);
+            IoPool::run_on_rayon(
+                super::cpu::pool(threads).as_deref(),
+                threads - 1,
+                &caller_or_helper,
+            );
         }
         Runners::Cpu(threads) => {
             let spawn_all = || {
