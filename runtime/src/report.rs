@@ -74,6 +74,15 @@ pub struct ClassReport {
     pub predicted_speedup: Option<f64>,
     /// Speedup over sequential observed on warm calls (profiled cost / observed cost).
     pub observed_speedup: Option<f64>,
+    /// This class's own profile, for a class whose items proved to cost far more than
+    /// the loop's profile said (the cost of a loop's items may depend on the input's
+    /// size): it profiles on its own and decides from this. `None`: the class decides
+    /// from the loop's profile ([`SiteReport::profile`]).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub profile: Option<Profile>,
 }
 
 /// A snapshot of every loop's decisions and costs.
@@ -138,6 +147,11 @@ fn site_report(entry: &'static Entry) -> SiteReport {
             let plan = site::unpack(state.plan.load(Ordering::Relaxed));
             let predicted = load_f64(&state.predicted_speedup);
             let observed = load_f64(&state.observed_ns_per_item);
+            let own_profile = if state.profiles_alone.load(Ordering::Acquire) {
+                *state.own_profile.lock().unwrap_or_else(|e| e.into_inner())
+            } else {
+                None
+            };
             Some(ClassReport {
                 min_len: match class {
                     UNKNOWN_LEN_CLASS => None,
@@ -150,12 +164,13 @@ fn site_report(entry: &'static Entry) -> SiteReport {
                 predicted_speedup: (predicted > 0.0).then_some(predicted),
                 // Sequential plans have nothing to compare: their speedup is 1 by
                 // definition, and the ratio would only measure profiling noise.
-                observed_speedup: match (profile, plan) {
+                observed_speedup: match (own_profile.or(profile), plan) {
                     (Some(p), Some(plan)) if plan != Plan::Sequential && observed > 0.0 => {
                         Some(p.item_ns / observed)
                     }
                     _ => None,
                 },
+                profile: own_profile,
             })
         })
         .collect();
@@ -190,7 +205,7 @@ impl fmt::Display for Report {
                 None => site.location.clone(),
             };
             for class in &site.classes {
-                let profile = site.profile;
+                let profile = class.profile.or(site.profile);
                 rows.push([
                     name.clone(),
                     match class.min_len {
@@ -303,6 +318,23 @@ pub(crate) fn trial_line(
         } else {
             "not kept"
         },
+    )
+}
+
+/// The log line of a size class that starts profiling on its own (see
+/// `Call::underestimated`).
+pub(crate) fn profile_alone_line(
+    entry: &Entry,
+    items: usize,
+    observed_ns_per_item: f64,
+    predicted_ns_per_item: f64,
+) -> String {
+    format!(
+        "autopar: {}  {items} items: {} per item on warm calls, {:.0}× the {} predicted → this size class profiles on its own",
+        entry.site.location(),
+        duration(observed_ns_per_item),
+        observed_ns_per_item / predicted_ns_per_item,
+        duration(predicted_ns_per_item),
     )
 }
 

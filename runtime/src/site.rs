@@ -401,6 +401,14 @@ pub(crate) struct ClassState {
     pub(crate) observed_ns_per_item: AtomicU64,
     /// Consecutive timed calls that drifted from the observed baseline.
     pub(crate) drift_strikes: AtomicU32,
+    /// Consecutive timed sequential calls whose items cost far more than predicted.
+    pub(crate) underestimates: AtomicU32,
+    /// Set once this class's items proved to cost far more than the site's profile
+    /// says (a loop whose item cost depends on the input's size): from then on the class
+    /// profiles for itself, and decides from `own_profile`.
+    pub(crate) profiles_alone: AtomicBool,
+    /// The class's own profile (with `profiles_alone`); `None` until measured.
+    pub(crate) own_profile: Mutex<Option<Profile>>,
     /// Calls and items in this class (approximate under racing calls).
     pub(crate) calls: AtomicU64,
     pub(crate) items: AtomicU64,

@@ -183,3 +183,94 @@ fn a_tried_plan_that_is_slower_is_never_kept() {
         site("tried slower")
     );
 }
+
+/// The row of the size class of `site` whose smallest length is `min_len`.
+fn class(site: &autopar::SiteReport, min_len: usize) -> &autopar::ClassReport {
+    site.classes
+        .iter()
+        .find(|c| c.min_len == Some(min_len))
+        .unwrap_or_else(|| panic!("no class ≥{min_len}: {site:?}"))
+}
+
+/// Calls `run` until the size class `min_len` of the site labelled `label` has a plan
+/// that `wanted` accepts; fails after 20 calls. Returns the site's report.
+fn call_until(
+    label: &str,
+    min_len: usize,
+    run: impl Fn(),
+    wanted: impl Fn(&Plan) -> bool,
+) -> autopar::SiteReport {
+    for _ in 0..20 {
+        run();
+        let report = site(label);
+        if class(&report, min_len).plan.as_ref().is_some_and(&wanted) {
+            return report;
+        }
+    }
+    panic!("no such plan after 20 calls: {:?}", site(label));
+}
+
+/// A loop whose items cost far more at one input size than at another: its small inputs
+/// first decide from the profile its large inputs measured (items of a few ns: stay
+/// sequential), their warm calls then show items a thousand times dearer, and from then
+/// on that size class profiles on its own and runs in parallel. The large inputs' class
+/// and the loop's profile are left as they were.
+#[test]
+fn a_size_class_whose_items_cost_far_more_profiles_on_its_own() {
+    let _serial = one_at_a_time();
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return;
+    }
+    let label = "cost depends on size";
+    let run = |n: usize, item: Duration| {
+        Parallel::auto()
+            .label(label)
+            .for_each(0..n, |_| spin_for(item))
+    };
+    run(100_000, Duration::ZERO);
+    let before = site(label);
+    let site_profile = before.profile.expect("profiled");
+    let large_plan = class(&before, 65_536).plan;
+    let report = call_until(
+        label,
+        64,
+        || run(100, Duration::from_micros(50)),
+        |plan| matches!(plan, Plan::Cpu { .. }),
+    );
+    let small = class(&report, 64);
+    let own = small.profile.expect("the small class has its own profile");
+    assert!(own.item_ns > 20_000.0, "{report:?}");
+    assert_eq!(
+        report.profile,
+        Some(site_profile),
+        "the loop's profile is kept"
+    );
+    let large = class(&report, 65_536);
+    assert_eq!(large.plan, large_plan, "{report:?}");
+    assert_eq!(large.profile, None, "{report:?}");
+}
+
+/// Profiling on its own also measures what the class's items do: here a size class of
+/// a loop that computes at large sizes and waits (sleeps) at small ones goes to the I/O
+/// pool, which deciding from the loop's CPU-bound profile could never choose.
+#[test]
+fn a_size_class_that_profiles_on_its_own_sees_its_items_wait() {
+    let _serial = one_at_a_time();
+    let label = "waits at small sizes";
+    let run = |n: usize, wait: bool| {
+        Parallel::auto().label(label).for_each(0..n, |_| {
+            if wait {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    run(100_000, false);
+    let report = call_until(
+        label,
+        16,
+        || run(16, true),
+        |plan| matches!(plan, Plan::Io { .. }),
+    );
+    let own = class(&report, 16).profile.expect("own profile");
+    assert!(own.cpu_fraction < 0.5, "{report:?}");
+}

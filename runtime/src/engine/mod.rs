@@ -324,6 +324,26 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         None
     }
 
+    /// The profile `state`'s class decides from: its own if it profiles alone (see
+    /// [`Self::observe`]), else the site's.
+    fn learned(&self, state: &ClassState) -> Option<Profile> {
+        if state.profiles_alone.load(Ordering::Acquire) {
+            *lock(&state.own_profile)
+        } else {
+            self.entry.learned()
+        }
+    }
+
+    /// Keeps a profile just measured on a call of `state`'s class.
+    pub(super) fn learn(&self, state: &ClassState, profile: Profile) {
+        if state.profiles_alone.load(Ordering::Acquire) {
+            *lock(&state.own_profile) = Some(profile);
+            self.entry.profiled.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.entry.learn(profile);
+        }
+    }
+
     /// Decides for `remaining` items from `profile` and records the decision.
     fn decide(&self, class: usize, profile: &Profile, remaining: usize) -> Plan {
         let pinned = self.constraints();
@@ -429,6 +449,15 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             }
             true
         };
+        if plan == Plan::Sequential && self.underestimated(state, observed, items) {
+            if config().log {
+                let predicted = load_f64(&state.predicted_ns_per_item);
+                let line = report::profile_alone_line(self.entry, items, observed, predicted);
+                eprintln!("{line}");
+            }
+            self.profile_alone(state);
+            return;
+        }
         if self.mispredicted(state, plan, items) {
             self.retune(state);
             return;
@@ -444,9 +473,37 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let time_all = plan != Plan::Sequential
             || predicted_call_ns > TINY_CALL_NS
             || drifting
+            || state.underestimates.load(Ordering::Relaxed) > 0
             || first_trial_due
             || state.trial_left.load(Ordering::Relaxed) > 0;
         state.time_every_call.store(time_all, Ordering::Relaxed);
+    }
+
+    /// True when this sequential class's items have cost [`MISPREDICTION_FACTOR`] times
+    /// what its decision predicted on [`DRIFT_STRIKES`] timed calls in a row, each long
+    /// enough to time well. The profile it decided from does not fit it: taken at
+    /// another size class of the same loop (whose items may cost far less), or on
+    /// first items cheaper than the rest. Drift, which compares calls with each other,
+    /// would never notice, as every call of the class is as slow as the first.
+    fn underestimated(&self, state: &ClassState, observed: f64, items: usize) -> bool {
+        let predicted = load_f64(&state.predicted_ns_per_item);
+        let dear = predicted > 0.0
+            && observed >= MISPREDICTION_FACTOR * predicted
+            && observed * items as f64 >= DRIFT_FLOOR_SEQUENTIAL_NS;
+        if !dear {
+            state.underestimates.store(0, Ordering::Relaxed);
+            return false;
+        }
+        state.underestimates.fetch_add(1, Ordering::Relaxed) + 1 >= DRIFT_STRIKES
+    }
+
+    /// Makes `state`'s class profile for itself from its next call on, and keep its own
+    /// profile apart from the site's (see [`Self::underestimated`]); other classes keep
+    /// theirs.
+    fn profile_alone(&self, state: &ClassState) {
+        *lock(&state.own_profile) = None;
+        state.profiles_alone.store(true, Ordering::Release);
+        self.retune(state);
     }
 
     /// True when warm calls run far faster than the profile allowed for: even `plan`'s
@@ -536,13 +593,20 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
     }
 
-    /// Forgets what the site learned: its next call profiles again.
+    /// Forgets what the site learned (or, for a class that profiles alone, what the
+    /// class learned): its next call profiles again.
     fn retune(&self, state: &ClassState) {
         self.entry.retunes.fetch_add(1, Ordering::Relaxed);
         state.drift_strikes.store(0, Ordering::Relaxed);
+        state.underestimates.store(0, Ordering::Relaxed);
         state.timed_calls.store(0, Ordering::Relaxed);
         store_f64(&state.observed_ns_per_item, 0.0);
-        self.entry.forget();
+        if state.profiles_alone.load(Ordering::Acquire) {
+            *lock(&state.own_profile) = None;
+            state.plan.store(0, Ordering::Release);
+        } else {
+            self.entry.forget();
+        }
     }
 }
 
@@ -582,7 +646,7 @@ where
                 result
             }
             Resolved::Profile => {
-                let learned = self.entry.learned();
+                let learned = self.learned(state);
                 let producer = if learned.is_none()
                     && matches!(self.spec.mode, Mode::Auto | Mode::Io)
                     && standby::allowed(len)
@@ -597,7 +661,7 @@ where
                 let (prefix, rest, profile) = match learned {
                     Some(profile) => (None, producer, profile),
                     None => {
-                        let (prefix, rest, profile) = self.profile_indexed(producer)?;
+                        let (prefix, rest, profile) = self.profile_indexed(state, producer)?;
                         (Some(prefix), rest, profile)
                     }
                 };
@@ -640,10 +704,11 @@ where
             }
             Resolved::Profile => {
                 let mut counted = Counted::new(iter);
-                let (prefix, profile, exhausted) = match self.entry.learned() {
+                let (prefix, profile, exhausted) = match self.learned(state) {
                     Some(profile) => (None, profile, false),
                     None => {
-                        let (prefix, profile, exhausted) = self.profile_iter(&mut counted)?;
+                        let (prefix, profile, exhausted) =
+                            self.profile_iter(state, &mut counted)?;
                         match profile {
                             Some(profile) => (Some(prefix), profile, exhausted),
                             // An empty input: nothing learned, nothing to decide.
@@ -728,7 +793,11 @@ where
     /// Profiles the front of an indexed input: returns the prefix's accumulator, the
     /// rest of the input and the profile. `None` if an item failed (the error is in
     /// the outcome; nothing else ran).
-    fn profile_indexed<P: Producer>(&self, producer: Span<P>) -> Option<(A, Span<P>, Profile)>
+    fn profile_indexed<P: Producer>(
+        &self,
+        state: &ClassState,
+        producer: Span<P>,
+    ) -> Option<(A, Span<P>, Profile)>
     where
         Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
     {
@@ -758,13 +827,17 @@ where
             cpu_fraction: 1.0,
             spread: 0.0,
         });
-        self.entry.learn(profile);
+        self.learn(state, profile);
         Some((acc, rest, profile))
     }
 
     /// Profiles the front of an iterator; also says whether it ran out. No profile if
     /// the iterator was empty.
-    fn profile_iter<It>(&self, iter: &mut Counted<It>) -> Option<(A, Option<Profile>, bool)>
+    fn profile_iter<It>(
+        &self,
+        state: &ClassState,
+        iter: &mut Counted<It>,
+    ) -> Option<(A, Option<Profile>, bool)>
     where
         It: Iterator,
         Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
@@ -792,7 +865,7 @@ where
         }
         let profile = profiler.finish();
         if let Some(profile) = profile {
-            self.entry.learn(profile);
+            self.learn(state, profile);
         }
         Some((acc, profile, exhausted))
     }

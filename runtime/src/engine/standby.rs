@@ -254,7 +254,7 @@ where
             .finish()
             .filter(|_| !self.work.outcome.failed())
             .map(|profile| {
-                self.entry.learn(profile);
+                self.learn(self.entry.classes.get(class), profile);
                 self.decide(class, &profile, len)
             });
         let helping = shared
