@@ -1182,6 +1182,10 @@ struct Overheads {
     tiny_n: usize,
     plain_ns: f64,
     warm_ns: f64,
+    /// The same items through `map`, against a plain `collect`: the per-item cost of
+    /// writing ordered outputs.
+    plain_map_ns: f64,
+    warm_map_ns: f64,
     one_plain_ns: f64,
     one_warm_ns: f64,
     cold: Vec<(usize, f64, f64)>,
@@ -1199,6 +1203,8 @@ impl Overheads {
             tiny_n: first.tiny_n,
             plain_ns: field(|o| o.plain_ns),
             warm_ns: field(|o| o.warm_ns),
+            plain_map_ns: field(|o| o.plain_map_ns),
+            warm_map_ns: field(|o| o.warm_map_ns),
             one_plain_ns: field(|o| o.one_plain_ns),
             one_warm_ns: field(|o| o.one_warm_ns),
             cold: first
@@ -1234,23 +1240,41 @@ fn warm_tiny(items: &[u64]) -> u64 {
     )
 }
 
-/// Interleaved medians of `samples` samples of `calls` calls each: (plain, auto) ns/call.
-fn interleaved(samples: usize, calls: usize, items: &[u64]) -> (f64, f64) {
-    let mut plain = Vec::new();
-    let mut auto = Vec::new();
+#[inline(never)]
+fn plain_tiny_map(items: &[u64]) -> u64 {
+    let out: Vec<u64> = items.iter().map(|&x| tiny_item(x)).collect();
+    map_digest(&out)
+}
+
+#[inline(never)]
+fn warm_tiny_map(items: &[u64]) -> u64 {
+    map_digest(&Parallel::auto().map(items, |&x| tiny_item(x)))
+}
+
+/// Interleaved medians of `samples` samples of `calls` calls each of `plain` and `auto`:
+/// (plain, auto) ns/call.
+fn interleaved(
+    samples: usize,
+    calls: usize,
+    items: &[u64],
+    plain: fn(&[u64]) -> u64,
+    auto: fn(&[u64]) -> u64,
+) -> (f64, f64) {
+    let mut plain_ns = Vec::new();
+    let mut auto_ns = Vec::new();
     for _ in 0..samples {
         let start = Instant::now();
         for _ in 0..calls {
-            black_box(plain_tiny(black_box(items)));
+            black_box(plain(black_box(items)));
         }
-        plain.push(start.elapsed().as_nanos() as f64 / calls as f64);
+        plain_ns.push(start.elapsed().as_nanos() as f64 / calls as f64);
         let start = Instant::now();
         for _ in 0..calls {
-            black_box(warm_tiny(black_box(items)));
+            black_box(auto(black_box(items)));
         }
-        auto.push(start.elapsed().as_nanos() as f64 / calls as f64);
+        auto_ns.push(start.elapsed().as_nanos() as f64 / calls as f64);
     }
-    (median(&mut plain), median(&mut auto))
+    (median(&mut plain_ns), median(&mut auto_ns))
 }
 
 fn measure_overheads(ctx: &mut Ctx, quick: bool) -> Overheads {
@@ -1261,10 +1285,15 @@ fn measure_overheads(ctx: &mut Ctx, quick: bool) -> Overheads {
     for _ in 0..10 {
         black_box(warm_tiny(&items));
     }
-    let (plain_ns, warm_ns) = interleaved(samples, calls, &items);
+    let (plain_ns, warm_ns) = interleaved(samples, calls, &items, plain_tiny, warm_tiny);
+    for _ in 0..10 {
+        black_box(warm_tiny_map(&items));
+    }
+    let (plain_map_ns, warm_map_ns) =
+        interleaved(samples, calls, &items, plain_tiny_map, warm_tiny_map);
     // The fixed cost of a warm call: one item.
     let one = &items[..1];
-    let (one_plain_ns, one_warm_ns) = interleaved(samples, calls * 10, one);
+    let (one_plain_ns, one_warm_ns) = interleaved(samples, calls * 10, one, plain_tiny, warm_tiny);
 
     // First calls: a fresh site per call, vs the plain loop on the same items.
     let mut cold = Vec::new();
@@ -1289,6 +1318,8 @@ fn measure_overheads(ctx: &mut Ctx, quick: bool) -> Overheads {
         tiny_n,
         plain_ns,
         warm_ns,
+        plain_map_ns,
+        warm_map_ns,
         one_plain_ns,
         one_warm_ns,
         cold,
@@ -1604,6 +1635,17 @@ fn overhead_table(o: &Overheads, results: &[CellResult]) -> String {
         fmt_ns(o.warm_ns),
         o.warm_ns / o.plain_ns,
         o.warm_ns - o.plain_ns
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "| warm call, {} × ~{:.1} ns, ordered outputs (`Parallel::auto().map` vs `collect`) | {} | {} | {:.3}× (+{:.2} ns per item) |",
+        o.tiny_n,
+        o.plain_map_ns / o.tiny_n as f64,
+        fmt_ns(o.plain_map_ns),
+        fmt_ns(o.warm_map_ns),
+        o.warm_map_ns / o.plain_map_ns,
+        (o.warm_map_ns - o.plain_map_ns) / o.tiny_n as f64
     )
     .unwrap();
     writeln!(
