@@ -4,7 +4,7 @@ use std::any::type_name;
 use std::convert::Infallible;
 use std::panic::Location;
 
-use crate::collect::{Output, Part};
+use crate::collect::{MapFold, Output, Part};
 use crate::engine::{self, CallSpec};
 use crate::input::{IntoParallelInput, ParallelInput};
 use crate::site::Site;
@@ -277,10 +277,7 @@ impl Parallel {
             type_name::<(F, I::Item, R)>(),
             input,
             |start| output.part(start),
-            |mut part, item| {
-                part.push(body(item));
-                Ok(part)
-            },
+            MapFold(&body),
             Part::append,
         );
         let done = result.unwrap_or_else(|never| match never {}).done();

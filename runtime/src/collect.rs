@@ -11,12 +11,13 @@
 //! call ends: a failed or panicking task's range drops its outputs, and the call's final
 //! range (`0..len`, every item) becomes the vector's contents.
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use rayon::prelude::*;
 
-use crate::exec::TaskStart;
+use crate::exec::{FoldItems, TaskStart};
 
 /// Outputs at least this large are concatenated in parallel.
 const PARALLEL_CONCAT_BYTES: usize = 1 << 20;
@@ -85,6 +86,29 @@ impl<R: Send> Output<R> {
     }
 }
 
+/// `map`'s fold: each item's output goes to the next slot of the task's [`Part`].
+pub(crate) struct MapFold<'b, B>(pub(crate) &'b B);
+
+impl<'o, T, R: Send, B: Fn(T) -> R> FoldItems<Part<'o, R>, T> for MapFold<'_, B> {
+    type Error = Infallible;
+
+    #[inline]
+    fn fold_item(&self, mut part: Part<'o, R>, item: T) -> Result<Part<'o, R>, Infallible> {
+        part.push((self.0)(item));
+        Ok(part)
+    }
+
+    #[inline]
+    fn fold_items<I: Iterator<Item = T>>(
+        &self,
+        mut part: Part<'o, R>,
+        items: I,
+    ) -> Result<Part<'o, R>, Infallible> {
+        part.extend(items.map(self.0));
+        Ok(part)
+    }
+}
+
 /// A task's (or several adjacent tasks') outputs so far.
 pub(crate) enum Part<'o, R> {
     /// Written in place.
@@ -100,6 +124,15 @@ impl<R: Send> Part<'_, R> {
         match self {
             Part::Placed(placed) => placed.push(value),
             Part::Chunks(chunks) => chunks.current.push(value),
+        }
+    }
+
+    /// Adds `values`' outputs, in order.
+    #[inline]
+    pub(crate) fn extend<I: Iterator<Item = R>>(&mut self, values: I) {
+        match self {
+            Part::Placed(placed) => placed.extend(values),
+            Part::Chunks(chunks) => chunks.current.extend(values),
         }
     }
 
@@ -193,6 +226,47 @@ impl<R> Placed<'_, R> {
         // the buffer without reading or dropping what was there.
         unsafe { self.slots.add(index).write(value) };
         self.len += 1;
+    }
+}
+
+impl<R> Placed<'_, R> {
+    /// Writes `values` into the next slots. Values whose count is known exactly (every
+    /// task's items are: they come from a producer's exact-size iterator) go through one
+    /// slice of exactly that many slots, bounds-checked once, so the loop has no check
+    /// per item and the compiler can vectorise it; others are pushed one by one.
+    #[inline]
+    fn extend<I: Iterator<Item = R>>(&mut self, values: I) {
+        let index = self.start + self.len;
+        let room = self.capacity.saturating_sub(index);
+        match values.size_hint() {
+            (n, Some(max)) if n == max && n <= room => {
+                // SAFETY: slots `index..index + n` are inside the allocation (`n` is at
+                // most the room left) and unwritten, and nothing else touches them while
+                // this range fills them: as for `push`, the executors hand each item of
+                // an indexed input to exactly one task, and this task's items continue
+                // its range; the iterator's exact size is what its producer splits
+                // report, and only autopar's and rayon's standard producers reach here
+                // (`Span::new` is crate-private). Writing `MaybeUninit`s moves values in
+                // without reading or dropping what was there.
+                let slots = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        self.slots.add(index).cast::<MaybeUninit<R>>(),
+                        n,
+                    )
+                };
+                // `zip` stops at the shorter side: an iterator yielding fewer values
+                // than announced leaves the rest unwritten and unclaimed. The values
+                // come first, so they are asked for one more (and end): an adapter
+                // that counts an item done when the next is asked for (a progress
+                // bar) sees the last one done. The count is kept as the loop goes, so
+                // a panicking body's written outputs are still dropped with the range.
+                for (value, slot) in values.zip(slots.iter_mut()) {
+                    slot.write(value);
+                    self.len += 1;
+                }
+            }
+            _ => values.for_each(|value| self.push(value)),
+        }
     }
 }
 
@@ -448,6 +522,44 @@ mod tests {
             drop((indexed, iterated, vec_input));
             assert_eq!(count.load(Ordering::SeqCst), 0, "{plan:?}");
         }
+    }
+
+    #[test]
+    fn a_batch_written_at_once_drops_its_outputs_once_when_the_body_panics() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let output = Output::new(Some(10));
+        let mut part = output.part(at(0));
+        let fold = MapFold(&|i: usize| {
+            assert!(i != 6, "deliberate panic at item 6");
+            Alive::new(&count, i)
+        });
+        // The first batch goes through the slice path (its length is exact).
+        part = fold
+            .fold_items(part, 0..4)
+            .unwrap_or_else(|never| match never {});
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        let panicked = catch_unwind(AssertUnwindSafe(|| fold.fold_items(part, 4..10)));
+        assert!(panicked.is_err());
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            0,
+            "the 6 written outputs were dropped, once each"
+        );
+    }
+
+    #[test]
+    fn batches_fill_the_vector_in_place_in_order() {
+        let output = Output::new(Some(1000));
+        let fold = MapFold(&|i: u32| i * 2);
+        let left = fold
+            .fold_items(output.part(at(0)), 0..600)
+            .unwrap_or_else(|never| match never {});
+        let right = fold
+            .fold_items(output.part(at(600)), 600..1000)
+            .unwrap_or_else(|never| match never {});
+        let done = left.append(right).done();
+        let out = output.finish(done);
+        assert_eq!(out, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
     }
 
     #[test]

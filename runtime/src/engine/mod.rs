@@ -15,7 +15,7 @@ use rayon::iter::plumbing::Producer;
 
 use crate::env::{IO_WORKERS_CEILING, config};
 use crate::exec::runners::{self, IterBatches, ProducerBatches, Runners};
-use crate::exec::{Position, TaskStart, Work, cpu};
+use crate::exec::{FoldItems, Position, TaskStart, Work, cpu};
 use crate::input::{Drive, IntoParallelInput, ParallelInput, Span};
 use crate::policy::{self, Constraints, Decision, Plan, PlanKind, Profile};
 use crate::profile::Profiler;
@@ -81,7 +81,7 @@ where
     A: Send,
     E: Send,
     Init: Fn(TaskStart) -> A + Sync,
-    Fold: Fn(A, I::Item) -> Result<A, E> + Sync,
+    Fold: FoldItems<A, I::Item, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     let entry = spec.site.entry(key);
@@ -158,22 +158,20 @@ impl<T, A, E, Init, Fold> Drive<T> for Sequentially<'_, Init, Fold>
 where
     T: Send,
     Init: Fn(TaskStart) -> A,
-    Fold: Fn(A, T) -> Result<A, E>,
+    Fold: FoldItems<A, T, Error = E>,
 {
     type Output = Result<A, E>;
 
     #[inline]
     fn indexed<P: Producer<Item = T>>(self, items: Span<P>) -> Result<A, E> {
         let start = TaskStart::new(Position::Item(0), items.len());
-        items
-            .into_iter()
-            .try_fold((self.init)(start), |acc, item| (self.fold)(acc, item))
+        self.fold.fold_items((self.init)(start), items.into_iter())
     }
 
     #[inline]
-    fn sequential<I: Iterator<Item = T> + Send>(self, mut iter: I) -> Result<A, E> {
+    fn sequential<I: Iterator<Item = T> + Send>(self, iter: I) -> Result<A, E> {
         let start = TaskStart::new(Position::Batch(0), iter.size_hint().0);
-        iter.try_fold((self.init)(start), |acc, item| (self.fold)(acc, item))
+        self.fold.fold_items((self.init)(start), iter)
     }
 }
 
@@ -616,7 +614,7 @@ where
     A: Send,
     E: Send,
     Init: Fn(TaskStart) -> A + Sync,
-    Fold: Fn(A, T) -> Result<A, E> + Sync,
+    Fold: FoldItems<A, T, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     type Output = Option<A>;
@@ -756,7 +754,7 @@ where
 {
     fn run_indexed<P: Producer>(&self, plan: Plan, producer: Span<P>, offset: u64) -> Option<A>
     where
-        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
         match plan {
             Plan::Sequential => self.work.task(Position::Item(offset), producer.into_iter()),
@@ -773,7 +771,7 @@ where
     where
         It: Iterator + Send,
         It::Item: Send,
-        Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, It::Item, Error = E> + Sync,
     {
         match plan {
             Plan::Sequential => self.work.task(Position::Batch(first_position), iter),
@@ -799,7 +797,7 @@ where
         producer: Span<P>,
     ) -> Option<(A, Span<P>, Profile)>
     where
-        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
         let mut profiler = Profiler::start();
         let mut acc = (self.work.init)(TaskStart {
@@ -813,9 +811,7 @@ where
             rest = tail;
             acc = profiler
                 .time(|| {
-                    let folded = batch
-                        .into_iter()
-                        .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
+                    let folded = self.work.fold.fold_items(acc, batch.into_iter());
                     (take, folded)
                 })
                 .map_err(|error| self.work.outcome.record_error(0, error))
@@ -840,7 +836,7 @@ where
     ) -> Option<(A, Option<Profile>, bool)>
     where
         It: Iterator,
-        Fold: Fn(A, It::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, It::Item, Error = E> + Sync,
     {
         let mut profiler = Profiler::start();
         let mut acc = (self.work.init)(TaskStart {
@@ -853,10 +849,7 @@ where
             let before = iter.taken();
             acc = profiler
                 .time(|| {
-                    let folded = iter
-                        .by_ref()
-                        .take(want)
-                        .try_fold(acc, |acc, item| (self.work.fold)(acc, item));
+                    let folded = self.work.fold.fold_items(acc, iter.by_ref().take(want));
                     (iter.taken() - before, folded)
                 })
                 .map_err(|error| self.work.outcome.record_error(0, error))

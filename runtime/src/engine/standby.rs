@@ -36,7 +36,7 @@ use super::{Call, lock};
 use crate::clock::{self, ThreadClock};
 use crate::exec::io_pool::{self, IoPool};
 use crate::exec::runners::ProducerBatches;
-use crate::exec::{Position, cpu};
+use crate::exec::{FoldItems, Position, cpu};
 use crate::input::Span;
 use crate::placement::Crew;
 use crate::policy::{self, Plan, PlanKind};
@@ -164,7 +164,7 @@ where
         producer: Span<P>,
     ) -> Result<Option<A>, Span<P>>
     where
-        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
         let len = producer.len();
         let started = Instant::now();
@@ -209,7 +209,7 @@ where
     /// helper started) or with the helpers.
     fn profile_decide_and_run<P: Producer>(&self, class: usize, len: usize, shared: &Shared<P, A>)
     where
-        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
         // Profiling goes on as usual while helpers run (they run other items meanwhile):
         // stopping at the first item would judge a loop by one item, e.g. a loop that
@@ -313,7 +313,7 @@ where
         threads: usize,
         chunk: usize,
     ) where
-        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
         shared.queue.set_chunk(chunk);
         shared.helpers_allowed.store(threads - 1, Ordering::Relaxed);
@@ -333,7 +333,7 @@ where
     /// helpers, unless the caller decided meanwhile.
     fn stand_by<P: Producer>(&self, shared: &Shared<P, A>)
     where
-        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
         let mut checks = 0;
         let first = loop {
@@ -394,7 +394,7 @@ where
     /// helper) more helpers are pulling than allowed.
     fn pull<P: Producer>(&self, shared: &Shared<P, A>, who: Puller)
     where
-        Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
         if who == Puller::Helper {
             shared.helpers.fetch_add(1, Ordering::Relaxed);

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::iter::plumbing::Producer;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use super::{Position, TaskStart, Work};
+use super::{FoldItems, Position, TaskStart, Work};
 use crate::input::Span;
 
 /// Whether rayon's global pool runs. It cannot start where no thread can be spawned
@@ -96,7 +96,7 @@ where
     A: Send,
     E: Send,
     Init: Fn(TaskStart) -> A + Sync,
-    Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    Fold: FoldItems<A, P::Item, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     let chunk = chunk.max(1);
@@ -132,7 +132,7 @@ where
     A: Send,
     E: Send,
     Init: Fn(TaskStart) -> A + Sync,
-    Fold: Fn(A, P::Item) -> Result<A, E> + Sync,
+    Fold: FoldItems<A, P::Item, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     let len = producer.len();

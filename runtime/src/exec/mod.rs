@@ -60,6 +60,37 @@ impl TaskStart {
     }
 }
 
+/// How a loop's body folds items into a task's accumulator: one at a time, or a task's
+/// batch at once.
+///
+/// Every closure `Fn(A, T) -> Result<A, E>` is one (folding item by item); `map`'s
+/// folder overrides [`fold_items`](Self::fold_items) to write a batch's outputs through
+/// one bounds-checked slice, a loop the compiler can vectorise, where a bounds check per
+/// item kept it scalar.
+pub(crate) trait FoldItems<A, T> {
+    /// What a failing item returns.
+    type Error;
+
+    /// Folds one item.
+    fn fold_item(&self, acc: A, item: T) -> Result<A, Self::Error>;
+
+    /// Folds a batch of items, in order, stopping at the first error.
+    #[inline]
+    fn fold_items<I: Iterator<Item = T>>(&self, acc: A, items: I) -> Result<A, Self::Error> {
+        let mut items = items;
+        items.try_fold(acc, |acc, item| self.fold_item(acc, item))
+    }
+}
+
+impl<A, T, E, F: Fn(A, T) -> Result<A, E>> FoldItems<A, T> for F {
+    type Error = E;
+
+    #[inline]
+    fn fold_item(&self, acc: A, item: T) -> Result<A, E> {
+        self(acc, item)
+    }
+}
+
 /// The loop body of one call, split into its three parts.
 pub(crate) struct Work<'f, Init, Fold, Comb, E> {
     pub(crate) init: &'f Init,
@@ -111,7 +142,7 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     pub(crate) fn task<A, T, I>(&self, position: Position, items: I) -> Option<A>
     where
         Init: Fn(TaskStart) -> A,
-        Fold: Fn(A, T) -> Result<A, E>,
+        Fold: FoldItems<A, T, Error = E>,
         I: Iterator<Item = T>,
     {
         match &self.progress {
@@ -131,7 +162,7 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     ) -> Option<A>
     where
         Init: Fn(TaskStart) -> A,
-        Fold: Fn(A, T) -> Result<A, E>,
+        Fold: FoldItems<A, T, Error = E>,
         I: Iterator<Item = T>,
     {
         self.run_task(position, progress.count(items))
@@ -141,7 +172,7 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     fn run_task<A, T, I>(&self, position: Position, items: I) -> Option<A>
     where
         Init: Fn(TaskStart) -> A,
-        Fold: Fn(A, T) -> Result<A, E>,
+        Fold: FoldItems<A, T, Error = E>,
         I: Iterator<Item = T>,
     {
         if self.outcome.failed() {
@@ -149,9 +180,9 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         }
         let _span = self.span.enter_off_caller();
         let run = AssertUnwindSafe(|| {
-            let mut items = items;
+            let items = items;
             let start = TaskStart::new(position, items.size_hint().0);
-            items.try_fold((self.init)(start), |acc, item| (self.fold)(acc, item))
+            self.fold.fold_items((self.init)(start), items)
         });
         match catch_unwind(run) {
             Ok(Ok(acc)) => Some(acc),

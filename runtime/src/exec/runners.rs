@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::iter::plumbing::Producer;
 
 use super::io_pool::IoPool;
-use super::{Position, TaskStart, Work};
+use super::{FoldItems, Position, TaskStart, Work};
 use crate::input::Span;
 use crate::placement::{Crew, Nudge};
 
@@ -147,7 +147,7 @@ where
     A: Send,
     E: Send,
     Init: Fn(TaskStart) -> A + Sync,
-    Fold: Fn(A, S::Item) -> Result<A, E> + Sync,
+    Fold: FoldItems<A, S::Item, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
     let results: Mutex<Vec<(Position, A)>> = Mutex::new(Vec::new());
