@@ -255,7 +255,9 @@ impl<R> Placed<'_, R> {
                     )
                 };
                 // `zip` stops at the shorter side: an iterator yielding fewer values
-                // than announced leaves the rest unwritten and unclaimed. The values
+                // than announced leaves the rest unwritten and unclaimed (one yielding
+                // more would break `Iterator`'s contract; its extra value is dropped,
+                // never written past the slice). The values
                 // come first, so they are asked for one more (and end): an adapter
                 // that counts an item done when the next is asked for (a progress
                 // bar) sees the last one done. The count is kept as the loop goes, so

@@ -499,7 +499,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
     /// profile apart from the site's (see [`Self::underestimated`]); other classes keep
     /// theirs.
     fn profile_alone(&self, state: &ClassState) {
-        *lock(&state.own_profile) = None;
+        // `retune` then clears the class's own profile and plan, not the site's.
         state.profiles_alone.store(true, Ordering::Release);
         self.retune(state);
     }
