@@ -22,16 +22,6 @@ use std::{io, thread};
 /// A pool thread that waited this long for a job exits; the next busy call spawns anew.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Jobs a pool thread that joins a call hands out, of those the call still wants, before
-/// it runs the runner; the caller hands out as many.
-///
-/// Waking a parked thread is not cheap where it matters most: on a 2-vCPU VM, handing
-/// 31 jobs to parked threads one after the other took the caller 1-2 ms (the woken
-/// thread takes the waker's CPU until its own item blocks), so the last helper of a
-/// cold I/O call started milliseconds late. Handed out two by two, by every thread that
-/// joins, the wake-ups spread over the threads already awake and grow geometrically.
-const FAN_OUT: usize = 2;
-
 /// Set once a failed spawn was reported, so the warning appears once per process.
 static SPAWN_WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -81,8 +71,6 @@ struct Call {
     /// A standby job sleeps until then before it tries to enter.
     not_before: Option<Instant>,
     runner: ErasedRunner,
-    /// Jobs still to hand out: each pool thread that joins hands out up to [`FAN_OUT`].
-    unsent: AtomicUsize,
     /// The first panic payload of any invocation, re-raised on the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
@@ -132,15 +120,12 @@ impl Call {
             latch: Latch::new(),
             not_before,
             runner: ErasedRunner::new(runner),
-            unsent: AtomicUsize::new(0),
             panic: Mutex::new(None),
         }
     }
 
     /// Runs the runner once if the call is still open; a late job does nothing and gets false.
-    /// On a thread of the pool whose `inner` this is, first hands out some of the jobs
-    /// the call still wants (see [`FAN_OUT`]).
-    fn help(self: &Arc<Self>, pool: Option<&Inner>) -> bool {
+    fn help(&self) -> bool {
         if let Some(at) = self.not_before {
             // Outside the latch: a caller that finishes first does not wait for this sleep.
             let now = Instant::now();
@@ -151,9 +136,6 @@ impl Call {
         let Some(_entered) = self.latch.enter() else {
             return false;
         };
-        if let Some(inner) = pool {
-            self.hand_out(inner);
-        }
         // SAFETY: the runner borrowed by `run` stays live until `run` returns, and `run` cannot
         // return before `close_and_wait` sees this runner leave, i.e. before `_entered` drops
         // at the end of this function, after the call.
@@ -162,19 +144,6 @@ impl Call {
             self.record_panic(payload);
         }
         true
-    }
-
-    /// Sends up to [`FAN_OUT`] of the jobs this call still wants to `inner`'s threads.
-    fn hand_out(self: &Arc<Self>, inner: &Inner) {
-        let Ok(unsent) = self.unsent.fetch_update(Relaxed, Relaxed, |n| {
-            n.checked_sub(1).map(|_| n.saturating_sub(FAN_OUT))
-        }) else {
-            return;
-        };
-        for _ in 0..unsent.min(FAN_OUT) {
-            // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
-            let _ = inner.jobs_tx.send(Arc::clone(self));
-        }
     }
 
     /// Keeps `payload` if it is the first panic of this call.
@@ -275,7 +244,7 @@ impl IoPool {
             for _ in 0..extra {
                 let call = Arc::clone(&call);
                 let job = move || {
-                    call.help(None);
+                    call.help();
                 };
                 match pool {
                     Some(pool) => pool.spawn(job),
@@ -320,8 +289,7 @@ impl IoPool {
             .saturating_sub(inner.busy.load(Relaxed))
     }
 
-    /// Asks for `extra` jobs for `call` (the first [`FAN_OUT`] queued now, the rest handed
-    /// out by the threads that join) and spawns threads for those no free thread will take.
+    /// Queues `extra` jobs for `call` and spawns threads for those no free thread will take.
     fn request_help(&self, call: &Arc<Call>, extra: usize) {
         let inner = &*self.inner;
         // Threads not running a runner now will pick our jobs up soon. Measured before
@@ -332,10 +300,7 @@ impl IoPool {
             .threads
             .load(Relaxed)
             .saturating_sub(inner.busy.load(Relaxed));
-        // The rest are handed out by the threads that join (see `FAN_OUT`). Stored before
-        // the first send, which publishes it to the thread that receives the job.
-        call.unsent.store(extra.saturating_sub(FAN_OUT), Relaxed);
-        for _ in 0..extra.min(FAN_OUT) {
+        for _ in 0..extra {
             // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
             let _ = inner.jobs_tx.send(Arc::clone(call));
         }
@@ -425,7 +390,7 @@ fn worker(inner: &Inner) {
         inner.idle.fetch_sub(1, Relaxed);
         let Ok(call) = job else { break };
         inner.busy.fetch_add(1, Relaxed);
-        if !call.help(Some(inner)) {
+        if !call.help() {
             #[cfg(test)]
             inner.late_jobs.fetch_add(1, Relaxed);
         }
@@ -481,32 +446,6 @@ mod tests {
         let elapsed = start.elapsed();
         assert_eq!(done.load(Relaxed), 200);
         assert!(elapsed < Duration::from_millis(100), "took {elapsed:?}");
-    }
-
-    #[test]
-    fn joining_threads_hand_out_the_jobs_the_caller_did_not_send() {
-        // The caller sends FAN_OUT jobs; all `extra` threads can only meet inside the
-        // runner if the threads that joined handed out the rest.
-        let pool = IoPool::new(64);
-        for extra in [FAN_OUT + 1, 9, 40] {
-            let inside = AtomicUsize::new(0);
-            let all_met = AtomicBool::new(false);
-            pool.run(extra, &|| {
-                inside.fetch_add(1, Relaxed);
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while inside.load(Relaxed) < extra + 1 && Instant::now() < deadline {
-                    thread::sleep(Duration::from_micros(100));
-                }
-                if inside.load(Relaxed) == extra + 1 {
-                    all_met.store(true, Relaxed);
-                }
-            });
-            assert!(
-                all_met.load(Relaxed),
-                "{extra} helpers asked for, {} joined",
-                inside.load(Relaxed) - 1
-            );
-        }
     }
 
     #[test]
