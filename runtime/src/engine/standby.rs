@@ -50,7 +50,8 @@ pub(crate) const STANDBY_AFTER: Duration = Duration::from_micros(20);
 /// Twice [`STANDBY_AFTER`]: an item that is about to wait may first compute for tens of
 /// µs (on a 2-vCPU VM, entering a 100 µs sleep took some callers 20-25 µs of CPU, as
 /// arming a timer traps to the hypervisor), and read as computing it got one helper
-/// instead of one per item. Judged unclear, it is looked at again once it blocked.
+/// instead of one per item. Judged unclear, it is looked at again [`STANDBY_AFTER`]
+/// later (up to [`MAX_CHECKS`] times), by when such an item has blocked.
 const MIN_IN_FIRST_ITEM_NS: f64 = 2.0 * STANDBY_AFTER.as_nanos() as f64;
 /// Times the standby looks again at a caller it could not judge, [`STANDBY_AFTER`] apart.
 const MAX_CHECKS: u32 = 4;
