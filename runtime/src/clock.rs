@@ -90,6 +90,12 @@ pub(crate) fn thread_is_blocked(tid: i32) -> Option<bool> {
     // "tid (name) S ...": the name may hold spaces and parentheses, the state follows
     // the last ')'.
     let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
+    if matches!(state, 'Z' | 'X') {
+        // Exiting: its `join` may already have returned (the kernel wakes joiners before
+        // the thread is reaped), and it will never run again.
+        STAT_FILES.forget(tid);
+        return None;
+    }
     Some(matches!(state, 'S' | 'D'))
 }
 
@@ -110,6 +116,12 @@ struct StatFiles(Mutex<Vec<(i32, File)>>);
 const STAT_FILES_KEPT: usize = 4;
 
 impl StatFiles {
+    /// Closes the file kept for `tid`, if any.
+    fn forget(&self, tid: i32) {
+        let mut files = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        files.retain(|(kept, _)| *kept != tid);
+    }
+
     fn read(&self, tid: i32) -> Option<String> {
         let mut files = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(at) = files.iter().position(|(kept, _)| *kept == tid) {
@@ -266,6 +278,12 @@ mod tests {
             assert_eq!(thread_is_blocked(tid), Some(false), "spinning, read again");
             stop.store(true, Ordering::Release);
             worker.join().unwrap();
+            // `join` returns as the thread starts exiting, before the kernel has reaped
+            // it: it may still read as running for a moment.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while thread_is_blocked(tid).is_some() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             assert_eq!(thread_is_blocked(tid), None, "the thread exited");
             assert!(!kept(tid), "a dead thread's file is closed");
         });
