@@ -9,6 +9,7 @@
 //! pointer. The call's [`Latch`] makes that sound: a job touches the runner only inside the
 //! latch, and `run` closes the latch and waits for everyone inside before it returns.
 
+use super::doorbell::Doorbell;
 use super::latch::Latch;
 use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
@@ -45,8 +46,10 @@ pub(crate) struct IoPool {
 /// (`threads <= limit`, barring a concurrent lowering of `limit`) holds by the compare-and-swap
 /// on `threads` alone.
 struct Inner {
+    /// Jobs waiting for a thread; idle threads sleep on `doorbell`, not in `recv`.
     jobs_tx: Sender<Arc<Call>>,
     jobs_rx: Receiver<Arc<Call>>,
+    doorbell: Doorbell,
     /// Live threads, counting those reserved and being spawned.
     threads: AtomicUsize,
     /// Threads waiting for a job.
@@ -167,6 +170,7 @@ impl IoPool {
             inner: Arc::new(Inner {
                 jobs_tx,
                 jobs_rx,
+                doorbell: Doorbell::new(),
                 threads: AtomicUsize::new(0),
                 idle: AtomicUsize::new(0),
                 busy: AtomicUsize::new(0),
@@ -222,6 +226,7 @@ impl IoPool {
         Self::scoped(&call, || {
             // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
             let _ = inner.jobs_tx.send(Arc::clone(&call));
+            inner.doorbell.ring(1);
             result = Some(caller());
         });
         result
@@ -304,6 +309,8 @@ impl IoPool {
             // Cannot fail: `inner` holds a receiver, so the channel is never disconnected.
             let _ = inner.jobs_tx.send(Arc::clone(call));
         }
+        // One wake-up call for all of them (see `doorbell`).
+        inner.doorbell.ring(extra);
         for _ in 0..extra.saturating_sub(available) {
             if !self.spawn_worker() {
                 break;
@@ -384,17 +391,26 @@ fn worker(inner: &Inner) {
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong);
     }
+    let mut idle_since = Instant::now();
     loop {
-        inner.idle.fetch_add(1, Relaxed);
-        let job = inner.jobs_rx.recv_timeout(IDLE_TIMEOUT);
-        inner.idle.fetch_sub(1, Relaxed);
-        let Ok(call) = job else { break };
-        inner.busy.fetch_add(1, Relaxed);
-        if !call.help() {
-            #[cfg(test)]
-            inner.late_jobs.fetch_add(1, Relaxed);
+        // The ticket first: a job queued after the check below rings after it.
+        let ticket = inner.doorbell.ticket();
+        if let Ok(call) = inner.jobs_rx.try_recv() {
+            inner.busy.fetch_add(1, Relaxed);
+            if !call.help() {
+                #[cfg(test)]
+                inner.late_jobs.fetch_add(1, Relaxed);
+            }
+            inner.busy.fetch_sub(1, Relaxed);
+            idle_since = Instant::now();
+            continue;
         }
-        inner.busy.fetch_sub(1, Relaxed);
+        let Some(left) = IDLE_TIMEOUT.checked_sub(idle_since.elapsed()) else {
+            break;
+        };
+        inner.idle.fetch_add(1, Relaxed);
+        inner.doorbell.wait(ticket, left);
+        inner.idle.fetch_sub(1, Relaxed);
     }
     inner.threads.fetch_sub(1, Relaxed);
 }

@@ -8,6 +8,7 @@
 //! or the first panic payload is re-raised on the calling thread.
 
 pub(crate) mod cpu;
+pub(crate) mod doorbell;
 pub(crate) mod io_pool;
 pub(crate) mod latch;
 pub(crate) mod runners;
