@@ -13,6 +13,11 @@ const MOST: usize = 49 + 4;
 #[test]
 fn repeated_calls_reuse_the_pool_instead_of_growing_it() {
     let nap = |_: usize| std::thread::sleep(Duration::from_millis(1));
+    // Five items ask for 200 workers: the caller and four pool threads are all they can
+    // use (the first call of the process, so no thread existed before).
+    Parallel::io().workers(200).for_each(0..5usize, nap);
+    let threads = autopar::report().io_pool_threads;
+    assert!(threads <= 4, "{threads} threads for 5 items");
     for _ in 0..5 {
         Parallel::io().workers(50).for_each(0..300usize, nap);
         let threads = autopar::report().io_pool_threads;

@@ -293,7 +293,11 @@ where
         };
         shared.queue.set_chunk(chunk);
         shared.helpers_allowed.store(helpers, Ordering::Relaxed);
-        let more = helpers.saturating_sub(shared.helpers.load(Ordering::Relaxed));
+        // No more pullers than batches left (the caller is one of them).
+        let batches = shared.queue.remaining().div_ceil(chunk.max(1));
+        let more = helpers
+            .min(batches.saturating_sub(1))
+            .saturating_sub(shared.helpers.load(Ordering::Relaxed));
         if matches!(plan, Plan::Io { .. }) && more > 0 {
             IoPool::global().run(more, &|| self.pull(shared, Puller::Helper));
         }

@@ -22,6 +22,10 @@ pub(crate) trait Batches: Sync {
     type Batch: Iterator<Item = Self::Item>;
     /// The next batch and its position, or `None` when the input is exhausted.
     fn next_batch(&self) -> Option<(Position, Self::Batch)>;
+    /// Batches left, where known: more runners than that would find nothing to do.
+    fn batches_left(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Batches split off the front of an indexed input.
@@ -87,6 +91,10 @@ impl<P: Producer> Batches for ProducerBatches<P> {
     fn next_batch(&self) -> Option<(Position, P::IntoIter)> {
         let (offset, batch) = self.take(self.chunk.load(Ordering::Relaxed))?;
         Some((Position::Item(offset), batch.into_iter()))
+    }
+
+    fn batches_left(&self) -> Option<usize> {
+        Some(self.remaining().div_ceil(self.chunk()))
     }
 }
 
@@ -173,7 +181,14 @@ where
     };
     let runner = || pull(None);
     match runners {
-        Runners::Io(workers) => IoPool::global().run(workers.saturating_sub(1), &runner),
+        Runners::Io(workers) => {
+            // No more helpers than batches (beyond the caller's): the plan's worker count
+            // is for the whole size class, and this input may be shorter, or partly run
+            // by profiling; each helper woken for nothing costs a wake-up or a spawn.
+            let batches = source.batches_left().unwrap_or(usize::MAX);
+            let extra = workers.min(batches).saturating_sub(1);
+            IoPool::global().run(extra, &runner)
+        }
         Runners::Cpu(_) if !super::cpu::global_pool_runs() => runner(),
         Runners::Cpu(threads) if rayon::current_thread_index().is_none() => {
             // The caller and `threads - 1` pool threads, which join when they can (a
