@@ -10,7 +10,8 @@
 //! caller's thread is blocked (the OS's view of it; else its CPU clock): a caller waiting
 //! for I/O gets one helper per remaining item up to [`MAX_BLOCKING_HELPERS`], one that
 //! computes gets one per other core; one that barely ran (it was preempted, so its item
-//! may be fast) is looked at again a few times, then left alone. Helpers only use threads
+//! may be fast) is looked at again a few times, then left alone; one that has not started
+//! its first item yet is waited for. Helpers only use threads
 //! that are free now, so a guess never grows the pool. With no idle pool thread there is
 //! no standby (profiling as usual).
 //!
@@ -55,6 +56,9 @@ pub(crate) const STANDBY_AFTER: Duration = Duration::from_micros(20);
 const MIN_IN_FIRST_ITEM_NS: f64 = 2.0 * STANDBY_AFTER.as_nanos() as f64;
 /// Times the standby looks again at a caller it could not judge, [`STANDBY_AFTER`] apart.
 const MAX_CHECKS: u32 = 4;
+/// Times the standby looks again at a caller that has not started its first item (2 ms
+/// in all): a bound only, so that a standby never waits on a caller stuck elsewhere.
+const MAX_WAITS_FOR_START: u32 = 100;
 /// Shared-queue batches shorter than this grow (×2 per batch) for whoever pulls them.
 const MIN_TASK: Duration = Duration::from_micros(10);
 /// The standby starts helpers only while the caller is in one of its first this many
@@ -109,6 +113,8 @@ enum FirstItem {
     Computing,
     /// The caller barely ran (it was preempted): the item may well be fast.
     Unclear,
+    /// The caller has not started its first item yet (preempted while setting up).
+    NotStarted,
 }
 
 impl<P, A> Shared<P, A> {
@@ -117,8 +123,7 @@ impl<P, A> Shared<P, A> {
     fn first_item(&self) -> FirstItem {
         let first_batch_at = self.first_batch_at_ns.load(Ordering::Acquire);
         if first_batch_at == 0 {
-            // Still setting up (or preempted before starting): nothing to judge yet.
-            return FirstItem::Unclear;
+            return FirstItem::NotStarted;
         }
         let wall_ns = self.started.elapsed().as_nanos() as u64;
         let in_first_item_ns = wall_ns.saturating_sub(first_batch_at - 1);
@@ -345,7 +350,7 @@ where
     where
         Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
-        let mut checks = 0;
+        let (mut checks, mut waits_for_start) = (0, 0);
         let first = loop {
             if shared.batches_done.load(Ordering::Relaxed) >= SLOW_BATCHES {
                 // Items are fast enough for profiling to end soon on its own.
@@ -359,7 +364,14 @@ where
                     checks += 1;
                     std::thread::sleep(STANDBY_AFTER);
                 }
-                FirstItem::Unclear => return,
+                // Nothing to judge before the caller starts, and it will start: on a
+                // loaded machine it may wait for a CPU longer than the checks above last,
+                // and giving up then would leave a slow first item alone.
+                FirstItem::NotStarted if waits_for_start < MAX_WAITS_FOR_START => {
+                    waits_for_start += 1;
+                    std::thread::sleep(STANDBY_AFTER);
+                }
+                FirstItem::Unclear | FirstItem::NotStarted => return,
                 first => break first,
             }
         };
