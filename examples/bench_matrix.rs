@@ -1295,25 +1295,31 @@ fn measure_overheads(ctx: &mut Ctx, quick: bool) -> Overheads {
     let one = &items[..1];
     let (one_plain_ns, one_warm_ns) = interleaved(samples, calls * 10, one, plain_tiny, warm_tiny);
 
-    // First calls: a fresh site per call, vs the plain loop on the same items.
-    let mut cold = Vec::new();
-    for n in [10, tiny_n] {
-        let data = &items[..n];
-        let mut first = Vec::new();
-        let mut plain = Vec::new();
-        for _ in 0..(if quick { 5 } else { 15 }) {
+    // First calls: a fresh site per call, vs the plain loop on the same items. The two
+    // sizes take turns, so that both meet the same conditions (the machine settling
+    // after the matrix, the I/O pool's threads retiring).
+    let sizes = [10, tiny_n];
+    let mut first = vec![Vec::new(); sizes.len()];
+    let mut plain = vec![Vec::new(); sizes.len()];
+    'calls: for _ in 0..(if quick { 5 } else { 15 }) {
+        for (i, &n) in sizes.iter().enumerate() {
+            let data = &items[..n];
             let Some(at) = ctx.fresh.take("tiny", TINY.len()) else {
-                break;
+                break 'calls;
             };
             let start = Instant::now();
             black_box(TINY[at.instance](at, black_box(data)));
-            first.push(start.elapsed().as_nanos() as f64);
+            first[i].push(start.elapsed().as_nanos() as f64);
             let start = Instant::now();
             black_box(plain_tiny(black_box(data)));
-            plain.push(start.elapsed().as_nanos() as f64);
+            plain[i].push(start.elapsed().as_nanos() as f64);
         }
-        cold.push((n, median(&mut first), median(&mut plain)));
     }
+    let cold = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (n, median(&mut first[i]), median(&mut plain[i])))
+        .collect();
     Overheads {
         tiny_n,
         plain_ns,
