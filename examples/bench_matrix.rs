@@ -1107,7 +1107,13 @@ fn time_best_once(
 /// cold calls, and there are `SLOTS` × instances of them per loop shape.
 const MAX_RUNS: usize = 3;
 
-/// One result per cell: for each strategy, the median over the runs of its median.
+/// One result per cell. Each run's medians are taken relative to that run's plain
+/// loop, and the median of those ratios is scaled by the median plain-loop time: a
+/// strategy's ratio to another is then a ratio measured side by side in one run, even
+/// when the machine's speed moved between runs. (Taking each strategy's median of
+/// medians on its own compared numbers from different runs: the plain `cpu 5ns × 10`
+/// loop measured 53, 70 and 85 ns in three runs of one process, and autopar's warm
+/// loop, 1.05-1.25× the plain loop within each run, came out 1.25× across them.)
 fn median_of_runs(runs: Vec<Vec<CellResult>>) -> Vec<CellResult> {
     let mut runs = runs.into_iter();
     let Some(first) = runs.next() else {
@@ -1117,18 +1123,23 @@ fn median_of_runs(runs: Vec<Vec<CellResult>>) -> Vec<CellResult> {
     first
         .into_iter()
         .map(|cell| {
-            let others: Vec<&CellResult> = rest
-                .iter()
-                .filter_map(|run| run.iter().find(|r| r.name == cell.name))
+            let all: Vec<&CellResult> = std::iter::once(&cell)
+                .chain(
+                    rest.iter()
+                        .filter_map(|run| run.iter().find(|r| r.name == cell.name)),
+                )
                 .collect();
+            let mut seqs: Vec<f64> = all.iter().map(|r| r.seq()).collect();
+            let seq = median(&mut seqs);
             let medians = cell
                 .medians
-                .iter()
-                .map(|(&strat, &ns)| {
-                    let mut all: Vec<f64> = std::iter::once(ns)
-                        .chain(others.iter().filter_map(|r| r.get(strat)))
+                .keys()
+                .map(|&strat| {
+                    let mut ratios: Vec<f64> = all
+                        .iter()
+                        .filter_map(|r| r.get(strat).map(|ns| ns / r.seq()))
                         .collect();
-                    (strat, median(&mut all))
+                    (strat, median(&mut ratios) * seq)
                 })
                 .collect();
             CellResult { medians, ..cell }
@@ -2066,8 +2077,10 @@ Each machine's run replaces only its own section (keyed by its core count).
   single calls. Cold calls are always timed one by one (each needs a fresh site), with
   the base number of repetitions.
 - **Runs**: `--runs N` (up to 3) measures the whole matrix N times in one process; each
-  number is then, per cell and strategy, the median of the runs' medians (a noisy machine
-  moves single cells by up to 2× between runs).
+  number is then, per cell and strategy, the median over the runs of its median ÷ that
+  run's plain-loop median, times the median plain-loop time: ratios between strategies
+  stay ratios measured in one run (a noisy machine moves single cells by up to 2×
+  between runs).
 - **Regret** = a strategy's median / the best median among the strategies that do not use
   autopar (seq, rayon, rayon tuned, orx, pools, scoped threads). 1.00 = as fast as the best
   expert choice for the cell; below 1 = faster than all of them.
@@ -2278,7 +2291,7 @@ fn main() {
         opts.reps,
         if opts.runs > 1 {
             format!(
-                ", {} runs (each cell: the median of its runs' medians)",
+                ", {} runs (each cell: the median of its runs' ratios to their plain loop)",
                 opts.runs
             )
         } else {
@@ -2383,7 +2396,7 @@ fn main() {
             if opts.runs == 1 {
                 ""
             } else {
-                " (each number below: per cell and strategy, the median of the runs' medians; the overheads likewise)"
+                " (each number below: per cell and strategy, the median of its runs' medians ÷ their plain loop, times the median plain loop; the overheads: the median of the runs' medians)"
             },
             elapsed.as_secs_f64()
         )
