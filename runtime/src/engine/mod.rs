@@ -303,11 +303,9 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
     /// timed: both plans measured the same way, at the same time, and a loop called back
     /// to back finds the pool awake, as it would if the plan were kept. (Judged against
     /// the site's running mean instead, a plan won against one slow call made right
-    /// after the decision. With all reference calls first, a disturbance that faded
-    /// during the run, e.g. another pool's threads spinning down, weighed on the
-    /// reference alone: a 2-thread plan of 100 file reads measured 8.4 µs per item
-    /// against 4.3 µs sequentially, and lost, where it runs in 0.6 of the sequential
-    /// time when measured side by side.)
+    /// after the decision. With all reference calls first, a disturbance that fades
+    /// during the run, e.g. another pool's threads spinning down, would weigh on the
+    /// reference alone; bracketed, it weighs on both sides alike.)
     fn trial_call(&self, state: &ClassState, sampled: bool) -> Option<TrialCall> {
         let trial = site::unpack(state.trial_plan.load(Ordering::Relaxed))?;
         let left = state.trial_left.load(Ordering::Relaxed);
@@ -569,15 +567,16 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
     /// plan on the run's reference calls (see [`policy::trial_verdict`]).
     fn judge_trial(&self, state: &ClassState, plan: Plan, items: usize) {
         let calls = std::mem::take(&mut *lock(&state.trial_ns_per_item));
+        // Never empty: the reference call that ends the run pushed its time first.
+        let reference = std::mem::take(&mut *lock(&state.trial_reference_ns_per_item));
+        state.time_every_call.store(false, Ordering::Relaxed);
         if calls.is_empty() {
-            // Racing calls took the tried plan's slots, or the run was cut short by a
-            // new decision: nothing to judge; a later run tries again.
+            // Racing calls took the tried plan's slots: nothing to judge. The run counts,
+            // so that a site called from many threads at once stops trying.
+            if state.trials.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_TRIALS {
+                state.trial_plan.store(0, Ordering::Relaxed);
+            }
             return;
-        }
-        let mut reference = std::mem::take(&mut *lock(&state.trial_reference_ns_per_item));
-        if reference.is_empty() {
-            // Racing calls took the reference run's slots: the running mean stands in.
-            reference.push(load_f64(&state.observed_ns_per_item));
         }
         let site_plan = site::unpack(state.plan.load(Ordering::Relaxed));
         let verdict = policy::trial_verdict(&calls, &reference);
@@ -588,7 +587,6 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
             // A trial of the sequential plan: its own time is the sequential time.
             _ => median,
         };
-        state.time_every_call.store(false, Ordering::Relaxed);
         if verdict.keep {
             state.trial_plan.store(0, Ordering::Relaxed);
             store_f64(&state.observed_ns_per_item, median);
