@@ -4,7 +4,8 @@
 //! takes a millisecond would spend that millisecond alone before anything is decided: on
 //! a cold call of ten such items, half the time. Waking helpers up front would cost every
 //! tiny loop a thread wake-up (40–120 µs), so instead one idle I/O-pool thread stands by
-//! (a queued job; the caller pays one channel send). If the caller is still on its first
+//! (a queued job; the caller pays one channel send and one wake-up call, and the woken
+//! thread does not preempt it: see `exec::idle_priority`). If the caller is still on its first
 //! item [`STANDBY_AFTER`] after the call started, items are slow, and the standby thread
 //! starts helpers on the next items straight away. How many depends on whether the
 //! caller's thread is blocked (the OS's view of it; else its CPU clock): a caller waiting

@@ -10,6 +10,7 @@
 //! latch, and `run` closes the latch and waits for everyone inside before it returns.
 
 use super::doorbell::Doorbell;
+use super::idle_priority;
 use super::latch::Latch;
 use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
@@ -397,6 +398,7 @@ fn worker(inner: &Inner) {
         let ticket = inner.doorbell.ticket();
         if let Ok(call) = inner.jobs_rx.try_recv() {
             inner.busy.fetch_add(1, Relaxed);
+            idle_priority::while_working();
             if !call.help() {
                 #[cfg(test)]
                 inner.late_jobs.fetch_add(1, Relaxed);
@@ -409,6 +411,8 @@ fn worker(inner: &Inner) {
             break;
         };
         inner.idle.fetch_add(1, Relaxed);
+        // Woken by a call, give way to its caller rather than preempt it (see the module).
+        idle_priority::while_idle();
         inner.doorbell.wait(ticket, left);
         inner.idle.fetch_sub(1, Relaxed);
     }

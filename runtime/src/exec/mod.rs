@@ -9,6 +9,7 @@
 
 pub(crate) mod cpu;
 pub(crate) mod doorbell;
+pub(crate) mod idle_priority;
 pub(crate) mod io_pool;
 pub(crate) mod latch;
 pub(crate) mod runners;
