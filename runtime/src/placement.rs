@@ -16,7 +16,9 @@
 //! [`NUDGE_AFTER`] after it woke them yields its CPU once, so that a helper waiting
 //! behind it runs now and moves away. Where helpers wake on other CPUs, they have
 //! usually joined by then, and otherwise the yield finds nothing else to run here and
-//! returns at once.
+//! returns at once. I/O-pool threads never preempt the thread that wakes them (they
+//! sleep as batch threads, see `exec::idle_priority`): for them the yield is what lets a
+//! helper queued behind its caller run and move away.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, ThreadId};
