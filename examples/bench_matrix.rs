@@ -375,6 +375,58 @@ impl Strat {
             Strat::WarmOnce => "autopar warm, one call".into(),
         }
     }
+
+    /// Whether this strategy's threads keep the CPUs busy after its call returns: a
+    /// rayon pool with more threads than cores. Each idle rayon thread spins (yields
+    /// and tries to steal from every other thread) for a while before it sleeps; with
+    /// 256 threads on 2 cores that lasts 70–80 ms, 128: ~23 ms, 64: ~8 ms, 32: ~4 ms
+    /// (measured with [`settle`]). A sample of a 2–4 ms cell timed in that wake would
+    /// pay for the previous strategy's threads, and which strategy follows the pool is
+    /// chance (the order is shuffled), so [`settle`] runs after these.
+    fn leaves_threads_spinning(self) -> bool {
+        matches!(self, Strat::Pool(t) if t > cores())
+    }
+}
+
+/// Waits, asleep, until the process's other threads are idle: until they use under
+/// 5% of one CPU during a 1 ms sleep of this thread (at most 300 ms). Called after a
+/// strategy that [leaves threads spinning](Strat::leaves_threads_spinning), so every
+/// sample starts from a quiet process whatever ran before it.
+fn settle() {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(300) {
+        let Some(before) = process_cpu_ns() else {
+            // No process CPU clock: the longest spin measured, and some margin.
+            std::thread::sleep(Duration::from_millis(100));
+            return;
+        };
+        let slept_from = Instant::now();
+        std::thread::sleep(Duration::from_millis(1));
+        let slept = slept_from.elapsed().as_nanos() as f64;
+        let others = process_cpu_ns().map_or(0, |after| after.saturating_sub(before));
+        if (others as f64) < 0.05 * slept {
+            return;
+        }
+    }
+}
+
+/// CPU time used by all of this process's threads, in ns.
+#[cfg(target_os = "linux")]
+fn process_cpu_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return None;
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_cpu_ns() -> Option<u64> {
+    None
 }
 
 struct Ctx {
@@ -960,6 +1012,9 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
             })
         };
         let Some(digest) = call(ctx) else { continue };
+        if s.leaves_threads_spinning() {
+            settle();
+        }
         assert_eq!(
             digest, reference,
             "{}: {s:?} computed a different result",
@@ -975,6 +1030,9 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
             let start = Instant::now();
             call(ctx);
             let t = start.elapsed().as_nanos() as f64 / calls as f64;
+            if s.leaves_threads_spinning() {
+                settle();
+            }
             (BATCH_NS / t.max(1.0)).ceil().clamp(1.0, 100_000.0) as usize
         } else {
             1
@@ -1042,6 +1100,9 @@ fn measure_cell(ctx: &mut Ctx, spec: &CellSpec, reps: usize) -> Option<CellResul
                 }
             };
             samples.entry(s).or_default().push(ns);
+            if s.leaves_threads_spinning() {
+                settle();
+            }
         }
     }
     if samples.contains_key(&Strat::Cold) {
@@ -1093,6 +1154,9 @@ fn time_best_once(
         black_box(run_baseline(pool, best, shape));
         let ns = start.elapsed().as_nanos() as f64;
         samples.entry(Strat::BestOnce).or_default().push(ns);
+        if best.leaves_threads_spinning() {
+            settle();
+        }
         if let Some(warm) = &warm {
             black_box(run_baseline(None, Strat::Seq, shape));
             let start = Instant::now();
@@ -1996,9 +2060,12 @@ fn loadavg() -> String {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// Today's date (UTC), from the system clock.
@@ -2057,6 +2124,10 @@ Each machine's run replaces only its own section (keyed by its core count).
   `ThreadPool`s and `std::thread::scope` with 4 … 256 workers (pools built once, outside the
   timing; scoped threads are spawned per call, that is their cost); autopar
   `Parallel::auto()` cold and warm; for sleeps also `Parallel::io().workers(50)`.
+  After each call of a pool with more threads than cores, the run waits until the
+  process is idle before timing anything else: an idle rayon thread spins before it
+  sleeps, and 256 of them on 2 cores kept both busy for 70–80 ms after each call,
+  charging whatever ran next.
 - **Cold**: every cold repetition is the first call of a loop autopar has never seen: autopar
   keys what it learns by the call site of `Parallel::auto()` and the loop body's type, and
   each cold call uses a (site, body type) pair never used before (16 distinct
