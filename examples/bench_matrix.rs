@@ -380,7 +380,7 @@ impl Strat {
     /// rayon pool with more threads than cores. Each idle rayon thread spins (yields
     /// and tries to steal from every other thread) for a while before it sleeps; with
     /// 256 threads on 2 cores that lasts 70–80 ms, 128: ~23 ms, 64: ~8 ms, 32: ~4 ms
-    /// (measured with [`settle`]). A sample of a 2–4 ms cell timed in that wake would
+    /// (measured the way [`settle`] measures). A sample of a 2–4 ms cell timed in that wake would
     /// pay for the previous strategy's threads, and which strategy follows the pool is
     /// chance (the order is shuffled), so [`settle`] runs after these.
     fn leaves_threads_spinning(self) -> bool {
