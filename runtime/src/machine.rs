@@ -3,10 +3,12 @@
 //! The policy needs the fixed cost of one parallel call. It varies a lot between
 //! machines (an idle pool on a shared 2-vCPU VM takes 40–120 µs to wake; a quiet
 //! workstation, a few µs), so it is measured the first time a decision could go
-//! parallel — never for loops that are obviously too small.
+//! parallel — never for loops that are obviously too small. The measurement waits for
+//! no particular thread of rayon's pool (any of them may be blocked in user code) and
+//! gives up after a few milliseconds.
 
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::exec::cpu;
 use crate::exec::io_pool::{self, IoPool};
@@ -34,10 +36,8 @@ const UNMEASURED: Calibration = Calibration {
 
 fn calibration() -> Calibration {
     static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
-    // A rayon worker must never measure nor wait for the measurement: measuring needs
-    // every rayon worker to answer, so a worker blocked here (or measuring from inside
-    // the pool) would deadlock it. I/O workers keep out too: their callers may be rayon
-    // workers waiting on them.
+    // Pool threads never measure: a measurement from inside the pool would count its own
+    // thread as a helper, and an I/O worker's caller may be a rayon worker waiting on it.
     if rayon::current_thread_index().is_some() || io_pool::on_worker_thread() {
         return CALIBRATION.get().copied().unwrap_or(UNMEASURED);
     }
@@ -47,14 +47,10 @@ fn calibration() -> Calibration {
                 cpu_fork_ns: FORK_NS_RANGE.1,
             };
         }
-        // Median of a few round trips through every thread of the pool: the wake-up and
-        // join a parallel call pays. The first round also starts rayon's threads.
+        // The first round also starts rayon's threads, which can take milliseconds.
+        let _ = fork_round_trip(cpu::threads(), FIRST_ROUND_PATIENCE);
         let mut samples: Vec<f64> = (0..5)
-            .map(|_| {
-                let start = Instant::now();
-                rayon::broadcast(|_| ());
-                start.elapsed().as_nanos() as f64
-            })
+            .map(|_| fork_round_trip(cpu::threads(), ROUND_PATIENCE))
             .collect();
         samples.sort_by(f64::total_cmp);
         let median = samples[samples.len() / 2];
@@ -62,6 +58,41 @@ fn calibration() -> Calibration {
             cpu_fork_ns: median.clamp(FORK_NS_RANGE.0, FORK_NS_RANGE.1),
         }
     })
+}
+
+/// How long the first measuring round waits for rayon's threads (it starts them).
+const FIRST_ROUND_PATIENCE: Duration = Duration::from_millis(20);
+/// How long a measuring round waits: past the top of [`FORK_NS_RANGE`], the answer is
+/// the top of the range anyway.
+const ROUND_PATIENCE: Duration = Duration::from_millis(2);
+
+/// Nanoseconds until `threads - 1` empty jobs handed to rayon's global pool have run:
+/// the wake-up a parallel call pays before its helpers work. Waits at most `patience`
+/// (and then reports that long): a pool thread may be blocked on something that only
+/// this thread will provide later (a `rayon::spawn`ed job waiting on a channel), so the
+/// measurement must never wait for any particular pool thread, nor for all of them. Jobs
+/// that run after the deadline find nobody waiting and do nothing.
+fn fork_round_trip(threads: usize, patience: Duration) -> f64 {
+    let jobs = threads.saturating_sub(1).max(1);
+    let left = Arc::new((Mutex::new(jobs), Condvar::new()));
+    let start = Instant::now();
+    for _ in 0..jobs {
+        let left = Arc::clone(&left);
+        rayon::spawn(move || {
+            let (count, done) = &*left;
+            let mut count = count.lock().unwrap_or_else(PoisonError::into_inner);
+            *count -= 1;
+            if *count == 0 {
+                done.notify_one();
+            }
+        });
+    }
+    let (count, done) = &*left;
+    let count = count.lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = done
+        .wait_timeout_while(count, patience, |left| *left > 0)
+        .unwrap_or_else(PoisonError::into_inner);
+    start.elapsed().as_nanos() as f64
 }
 
 static CORES: OnceLock<usize> = OnceLock::new();
