@@ -186,6 +186,7 @@ mod collect;
 mod engine;
 mod env;
 mod exec;
+mod fork;
 mod input;
 mod machine;
 mod persist;

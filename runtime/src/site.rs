@@ -393,6 +393,9 @@ pub(crate) struct ClassState {
     pub(crate) trial_ns_per_item: Mutex<Vec<f64>>,
     /// Ns per item of each reference call (the site's own plan) of the current run.
     pub(crate) trial_reference_ns_per_item: Mutex<Vec<f64>>,
+    /// Whether the profile the plan was decided from found the items CPU-bound: then
+    /// the class's sequential calls on I/O runners hold a CPU slot (see `cpu_slots`).
+    pub(crate) cpu_bound: AtomicBool,
     /// Predicted ns per item under the plan (f64 bits).
     pub(crate) predicted_ns_per_item: AtomicU64,
     /// Predicted speedup over sequential (f64 bits).

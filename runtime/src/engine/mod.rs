@@ -15,7 +15,7 @@ use rayon::iter::plumbing::Producer;
 
 use crate::env::{IO_WORKERS_CEILING, config};
 use crate::exec::runners::{self, IterBatches, ProducerBatches, Runners};
-use crate::exec::{FoldItems, Position, TaskStart, Work, cpu};
+use crate::exec::{FoldItems, Position, TaskStart, Work, cpu, cpu_slots};
 use crate::input::{Drive, IntoParallelInput, ParallelInput, Span};
 use crate::policy::{self, Constraints, Decision, Plan, PlanKind, Profile};
 use crate::profile::Profiler;
@@ -86,6 +86,13 @@ where
     Fold: FoldItems<A, I::Item, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
+    if crate::fork::in_child() {
+        // The pools' threads did not survive the fork (see `fork`): the plain loop.
+        return input.into_parallel_input().drive(Sequentially {
+            init: &init,
+            fold: &fold,
+        });
+    }
     let entry = spec.site.entry(key);
     if let Some(label) = spec.label {
         entry.label.get_or_init(|| label);
@@ -125,6 +132,10 @@ where
 fn warm_sequential(entry: &'static Entry, mode: Mode, len: usize) -> bool {
     // Other modes are pinned to a parallel kind: `resolve` has their rules.
     if len == 0 || !matches!(mode, Mode::Auto | Mode::Seq) {
+        return false;
+    }
+    // On an I/O runner, the call may need a CPU slot: `Call` has the rules.
+    if cpu_slots::needed_here() {
         return false;
     }
     let state = entry.classes.get(site::size_class(Some(len)));
@@ -217,6 +228,27 @@ enum Resolved {
 }
 
 impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
+    /// A CPU slot for running `plan` at `class`, where one is needed: on a thread that
+    /// runs an I/O plan's items, every CPU plan, and the sequential plan of a class whose
+    /// items are CPU-bound (see `cpu_slots`). Profiling runs without one: it is what
+    /// finds out whether the items compute.
+    fn cpu_slot(&self, class: usize, plan: Plan) -> Option<cpu_slots::Slot> {
+        if !cpu_slots::needed_here() {
+            return None;
+        }
+        let computes = match plan {
+            Plan::Io { .. } => false,
+            Plan::Cpu { .. } => true,
+            Plan::Sequential => self
+                .entry
+                .classes
+                .get(class)
+                .cpu_bound
+                .load(Ordering::Relaxed),
+        };
+        computes.then(cpu_slots::take)
+    }
+
     fn constraints(&self) -> Constraints {
         Constraints {
             kind: match self.spec.mode {
@@ -395,6 +427,10 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         let per_item = decision.predicted_ns / remaining.max(1) as f64;
         store_f64(&state.predicted_ns_per_item, per_item);
         store_f64(&state.predicted_speedup, decision.speedup());
+        state.cpu_bound.store(
+            profile.cpu_fraction >= policy::IO_BOUND_CPU_FRACTION,
+            Ordering::Relaxed,
+        );
         // The first warm call after a decision sets the drift baseline.
         state.time_every_call.store(true, Ordering::Relaxed);
         state
@@ -653,8 +689,12 @@ where
             Resolved::Ready {
                 plan,
                 timing: Timing::Untimed,
-            } => self.run_indexed(plan, producer, 0),
+            } => {
+                let _slot = self.cpu_slot(class, plan);
+                self.run_indexed(plan, producer, 0)
+            }
             Resolved::Ready { plan, timing } => {
+                let _slot = self.cpu_slot(class, plan);
                 let started = Instant::now();
                 let result = self.run_indexed(plan, producer, 0);
                 self.observe(class, plan, timing, len, started);
@@ -688,6 +728,7 @@ where
                 let rest = if rest.len() == 0 && prefix.is_some() {
                     None
                 } else {
+                    let _slot = self.cpu_slot(class, plan);
                     self.run_indexed(plan, rest, offset)
                 };
                 match (prefix, rest) {
@@ -708,6 +749,7 @@ where
         let state = self.entry.classes.get(class);
         let result = match self.resolve(state) {
             Resolved::Ready { plan, timing } => {
+                let _slot = self.cpu_slot(class, plan);
                 let started = (timing != Timing::Untimed).then(Instant::now);
                 let mut counted = Counted::new(iter);
                 let result = self.run_iter(plan, &mut counted, 0);
@@ -748,6 +790,7 @@ where
                 let rest = if exhausted {
                     None
                 } else {
+                    let _slot = self.cpu_slot(class, plan);
                     self.run_iter(plan, &mut counted, 1)
                 };
                 bump(&state.items, counted.taken() as u64);

@@ -20,7 +20,14 @@ use crate::input::Span;
 /// (rayon would panic on first use); CPU plans then run on the calling thread.
 pub(crate) fn global_pool_runs() -> bool {
     static RUNS: OnceLock<bool> = OnceLock::new();
-    *RUNS.get_or_init(|| match ThreadPoolBuilder::new().build_global() {
+    *RUNS.get_or_init(|| {
+        crate::fork::watch();
+        start_global_pool()
+    })
+}
+
+fn start_global_pool() -> bool {
+    match ThreadPoolBuilder::new().build_global() {
         Ok(()) => true,
         // Already started, by the user or by rayon itself: not an I/O failure.
         Err(error) if std::error::Error::source(&error).is_none() => true,
@@ -30,7 +37,7 @@ pub(crate) fn global_pool_runs() -> bool {
             );
             false
         }
-    })
+    }
 }
 
 /// Threads of rayon's pool as seen from here (the current pool inside a worker; 1 if
@@ -139,7 +146,8 @@ where
     if len <= chunk {
         return work.task(Position::Item(offset), producer.into_iter());
     }
-    if work.outcome.failed() {
+    // A failure before this half does not stop it: it may hold an earlier error.
+    if work.outcome.skips(offset) {
         return None;
     }
     let mid = len.div_ceil(chunk) / 2 * chunk;

@@ -16,13 +16,20 @@ use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 use std::{io, thread};
 
 /// A pool thread that waited this long for a job exits; the next busy call spawns anew.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After a failed thread spawn, the pool makes do with the threads it has for this long
+/// before it asks the OS again; each failure in a row doubles the wait, up to
+/// [`SPAWN_BACKOFF_MOST`]. A failure is often transient (a thread or memory limit hit
+/// for a moment), and one must not cap the pool for the rest of the process.
+const SPAWN_BACKOFF_FIRST: Duration = Duration::from_millis(50);
+const SPAWN_BACKOFF_MOST: Duration = Duration::from_secs(5);
 
 /// Set once a failed spawn was reported, so the warning appears once per process.
 static SPAWN_WARNED: AtomicBool = AtomicBool::new(false);
@@ -44,8 +51,7 @@ pub(crate) struct IoPool {
 /// State shared by the pool handle and its threads.
 ///
 /// All counters are Relaxed: they are statistics and growth heuristics, and the one invariant
-/// (`threads <= limit`, barring a concurrent lowering of `limit`) holds by the compare-and-swap
-/// on `threads` alone.
+/// (`threads <= limit`) holds by the compare-and-swap on `threads` alone.
 struct Inner {
     /// Jobs waiting for a thread; idle threads sleep on `doorbell`, not in `recv`.
     jobs_tx: Sender<Arc<Call>>,
@@ -57,8 +63,17 @@ struct Inner {
     idle: AtomicUsize,
     /// Threads handling a job.
     busy: AtomicUsize,
-    /// Most threads allowed: `io_max_workers()`, lowered when a spawn fails.
+    /// Most threads allowed: `io_max_workers()`.
     limit: AtomicUsize,
+    /// After a failed spawn: the threads there were then, the most the pool uses until
+    /// `retry_at`; `usize::MAX` when spawning works.
+    capped_at: AtomicUsize,
+    /// When spawning is tried again after a failure (nanoseconds since `epoch`).
+    retry_at: AtomicU64,
+    /// How long the next failure makes the pool wait before trying again.
+    backoff: AtomicU64,
+    /// Origin of `retry_at`.
+    epoch: Instant,
     /// Numbers thread names.
     next_id: AtomicUsize,
     /// Spawns that may still succeed before failures are injected.
@@ -153,7 +168,12 @@ impl Call {
     /// Keeps `payload` if it is the first panic of this call.
     fn record_panic(&self, payload: Box<dyn Any + Send>) {
         let mut slot = self.panic.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.get_or_insert(payload);
+        if slot.is_none() {
+            *slot = Some(payload);
+        } else {
+            drop(slot);
+            super::discard_panic(payload);
+        }
     }
 }
 
@@ -161,7 +181,10 @@ impl IoPool {
     /// The process-wide pool; creating it starts no thread.
     pub(crate) fn global() -> &'static IoPool {
         static POOL: OnceLock<IoPool> = OnceLock::new();
-        POOL.get_or_init(|| IoPool::new(crate::env::io_max_workers()))
+        POOL.get_or_init(|| {
+            crate::fork::watch();
+            IoPool::new(crate::env::io_max_workers())
+        })
     }
 
     /// A pool of at most `limit` threads, none started yet.
@@ -176,6 +199,10 @@ impl IoPool {
                 idle: AtomicUsize::new(0),
                 busy: AtomicUsize::new(0),
                 limit: AtomicUsize::new(limit),
+                capped_at: AtomicUsize::new(usize::MAX),
+                retry_at: AtomicU64::new(0),
+                backoff: AtomicU64::new(SPAWN_BACKOFF_FIRST.as_nanos() as u64),
+                epoch: Instant::now(),
                 next_id: AtomicUsize::new(0),
                 #[cfg(test)]
                 spawn_budget: AtomicUsize::new(usize::MAX),
@@ -269,7 +296,8 @@ impl IoPool {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
             call.record_panic(payload);
         }
-        call.latch.close_and_wait();
+        // A wait for other threads: a CPU slot held here is free meanwhile.
+        super::cpu_slots::released_while(|| call.latch.close_and_wait());
         let first_panic = call
             .panic
             .lock()
@@ -322,23 +350,39 @@ impl IoPool {
     /// Starts one more thread if the limit allows; false if it did not.
     fn spawn_worker(&self) -> bool {
         let inner = &*self.inner;
+        let limit = self.max_workers();
         let reserved = inner.threads.fetch_update(Relaxed, Relaxed, |threads| {
-            (threads < inner.limit.load(Relaxed)).then_some(threads + 1)
+            (threads < limit).then_some(threads + 1)
         });
         if reserved.is_err() {
             return false;
         }
         let Err(error) = self.spawn_thread() else {
+            if inner.capped_at.load(Relaxed) != usize::MAX {
+                // Spawning works again: back to the full limit and the shortest wait.
+                inner.capped_at.store(usize::MAX, Relaxed);
+                inner
+                    .backoff
+                    .store(SPAWN_BACKOFF_FIRST.as_nanos() as u64, Relaxed);
+            }
             return true;
         };
         // Carry on with the threads that exist (the caller does any work left itself), and
-        // stop asking the OS for more than it just granted.
+        // stop asking the OS for more for a while.
         let threads = inner.threads.fetch_sub(1, Relaxed) - 1;
-        inner.limit.fetch_min(threads, Relaxed);
+        let backoff = inner.backoff.load(Relaxed);
+        inner.backoff.store(
+            (backoff * 2).min(SPAWN_BACKOFF_MOST.as_nanos() as u64),
+            Relaxed,
+        );
+        inner
+            .retry_at
+            .store(inner.epoch.elapsed().as_nanos() as u64 + backoff, Relaxed);
+        inner.capped_at.store(threads, Relaxed);
         if !SPAWN_WARNED.swap(true, Relaxed) {
             eprintln!(
-                "autopar: could not start an I/O pool thread ({error}); \
-                 continuing with {threads} pool threads"
+                "autopar: warning: could not start an I/O pool thread ({error}); \
+                 continuing with {threads} pool threads, and trying again later"
             );
         }
         false
@@ -366,9 +410,18 @@ impl IoPool {
             .map(drop)
     }
 
-    /// Most workers the pool will ever have (min of `io_max_workers()` and what spawning allows).
+    /// Most workers the pool has now: `io_max_workers()`, or, for a while after a thread
+    /// failed to spawn, the threads it had then (see [`SPAWN_BACKOFF_FIRST`]).
     pub(crate) fn max_workers(&self) -> usize {
-        self.inner.limit.load(Relaxed)
+        let inner = &*self.inner;
+        let limit = inner.limit.load(Relaxed);
+        let capped_at = inner.capped_at.load(Relaxed);
+        if capped_at != usize::MAX
+            && (inner.epoch.elapsed().as_nanos() as u64) < inner.retry_at.load(Relaxed)
+        {
+            return capped_at.min(limit);
+        }
+        limit
     }
 
     /// Live pool threads now.
@@ -604,5 +657,65 @@ mod tests {
         });
         assert_eq!(done.load(Relaxed), 100);
         assert_eq!((pool.threads(), pool.max_workers()), (0, 0));
+    }
+
+    #[test]
+    fn a_failed_spawn_caps_the_pool_only_for_a_while() {
+        let pool = IoPool::new(8);
+        pool.inner.spawn_budget.store(2, Relaxed);
+        let sleepy = |pool: &IoPool| {
+            let queue = Queue::new(64);
+            pool.run(8, &|| {
+                queue.drain(|_| thread::sleep(Duration::from_millis(1)));
+            });
+        };
+        sleepy(&pool);
+        assert_eq!(pool.max_workers(), 2, "capped right after the failure");
+        // The OS allows threads again; after the back-off the pool grows past the cap.
+        pool.inner.spawn_budget.store(usize::MAX, Relaxed);
+        thread::sleep(SPAWN_BACKOFF_FIRST + Duration::from_millis(20));
+        assert_eq!(pool.max_workers(), 8);
+        sleepy(&pool);
+        assert!(pool.threads() > 2, "{} threads", pool.threads());
+        assert_eq!(pool.inner.capped_at.load(Relaxed), usize::MAX);
+    }
+
+    /// A panic payload whose own `Drop` panics.
+    struct DropBomb;
+
+    impl Drop for DropBomb {
+        fn drop(&mut self) {
+            panic!("payload drop panics");
+        }
+    }
+
+    #[test]
+    fn payloads_that_panic_on_drop_leave_the_pool_intact() {
+        let pool = IoPool::new(4);
+        for _ in 0..20 {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                pool.run(4, &|| {
+                    thread::sleep(Duration::from_millis(1));
+                    std::panic::panic_any(DropBomb);
+                });
+            }));
+            let payload = result.expect_err("the first panic reaches the caller");
+            assert!(payload.is::<DropBomb>());
+            // The caller's copy is the caller's to drop; it panics, as it would anyway.
+            std::mem::forget(payload);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pool.busy() > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(pool.busy(), 0, "a pool thread died or leaked its count");
+        let queue = Queue::new(100);
+        let done = AtomicUsize::new(0);
+        pool.run(4, &|| {
+            queue.drain(|_| {
+                done.fetch_add(1, Relaxed);
+            });
+        });
+        assert_eq!(done.load(Relaxed), 100);
     }
 }

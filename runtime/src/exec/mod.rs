@@ -8,6 +8,7 @@
 //! or the first panic payload is re-raised on the calling thread.
 
 pub(crate) mod cpu;
+pub(crate) mod cpu_slots;
 pub(crate) mod doorbell;
 pub(crate) mod idle_priority;
 pub(crate) mod io_pool;
@@ -17,7 +18,7 @@ pub(crate) mod runners;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Where a task sits among the tasks of its call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +178,7 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         Fold: FoldItems<A, T, Error = E>,
         I: Iterator<Item = T>,
     {
-        if self.outcome.failed() {
+        if self.outcome.skips(position.order()) {
             return None;
         }
         let _span = self.span.enter_off_caller();
@@ -233,8 +234,18 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
 }
 
 /// How one call is going: has anything failed, and with what.
+///
+/// An error stops only what comes after it: a task before the earliest failed one
+/// still runs, since it may hold an earlier error, and the call returns the error of
+/// the earliest failing item in input order, as the sequential loop would. A panic
+/// stops everything.
 pub(crate) struct Outcome<E> {
     failed: AtomicBool,
+    /// Position of the earliest task that failed with an error, `u64::MAX` if none; a
+    /// copy of `error`'s position that tasks can read without the lock.
+    first_error_at: AtomicU64,
+    /// True once a task panicked.
+    panicked: AtomicBool,
     /// The error of the earliest task that failed (by position).
     error: Mutex<Option<(u64, E)>>,
     /// The first panic payload.
@@ -245,12 +256,15 @@ impl<E> Outcome<E> {
     fn new() -> Self {
         Outcome {
             failed: AtomicBool::new(false),
+            first_error_at: AtomicU64::new(u64::MAX),
+            panicked: AtomicBool::new(false),
             error: Mutex::new(None),
             panic: Mutex::new(None),
         }
     }
 
-    /// True once a task failed: no further task should start.
+    /// True once a task failed. Executors that hand out tasks in input order stop
+    /// handing them out then: every later task comes after the failure.
     #[inline]
     pub(crate) fn failed(&self) -> bool {
         // Relaxed: a stale `false` only lets one more task start; the results are
@@ -258,8 +272,18 @@ impl<E> Outcome<E> {
         self.failed.load(Ordering::Relaxed)
     }
 
+    /// True when the task at `position` need not run: a task panicked, or one before
+    /// it failed with an error (its own error could only come later in input order).
+    #[inline]
+    pub(crate) fn skips(&self, position: u64) -> bool {
+        self.failed()
+            && (self.panicked.load(Ordering::Relaxed)
+                || position > self.first_error_at.load(Ordering::Relaxed))
+    }
+
     /// Records an item's error: the call stops and returns the earliest one.
     pub(crate) fn record_error(&self, position: u64, error: E) {
+        self.first_error_at.fetch_min(position, Ordering::Relaxed);
         self.failed.store(true, Ordering::Relaxed);
         let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
         if slot
@@ -270,11 +294,17 @@ impl<E> Outcome<E> {
         }
     }
 
-    fn panic(&self, payload: Box<dyn Any + Send>) {
+    /// Records a panic: the call stops, and the first payload is re-raised on the
+    /// caller; later ones are dropped here (see [`discard_panic`]).
+    pub(crate) fn panic(&self, payload: Box<dyn Any + Send>) {
+        self.panicked.store(true, Ordering::Relaxed);
         self.failed.store(true, Ordering::Relaxed);
         let mut slot = self.panic.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             *slot = Some(payload);
+        } else {
+            drop(slot);
+            discard_panic(payload);
         }
     }
 
@@ -287,5 +317,17 @@ impl<E> Outcome<E> {
             return Err(error);
         }
         Ok(result.expect("every task of a call that did not fail produced a result"))
+    }
+}
+
+/// Drops a panic payload that is not re-raised, on whatever thread holds it.
+///
+/// A payload is any value, and its `Drop` may panic too. Unwinding out of a pool
+/// thread's bookkeeping would abort the process or leave its counts wrong, so such a
+/// drop is caught, and the payload of *that* panic (which could panic on drop again) is
+/// leaked: a few bytes lost once is better than an abort.
+pub(crate) fn discard_panic(payload: Box<dyn Any + Send>) {
+    if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(second);
     }
 }

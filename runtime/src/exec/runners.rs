@@ -6,11 +6,13 @@
 //! position so results are combined in input order however the batches were scheduled.
 //! Only the batches being worked on are buffered: memory is O(workers × chunk).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::iter::plumbing::Producer;
 
+use super::cpu_slots;
 use super::io_pool::IoPool;
 use super::{FoldItems, Position, TaskStart, Work};
 use crate::input::Span;
@@ -99,9 +101,29 @@ impl<P: Producer> Batches for ProducerBatches<P> {
 }
 
 /// Batches pulled from an iterator under a lock.
+///
+/// If the iterator panics, the lock is poisoned and every later pull finds the input
+/// exhausted: an iterator that panicked is never asked for another item (its state may
+/// be anything), and the runner that saw the panic reports it to the call.
 pub(crate) struct IterBatches<I> {
     state: Mutex<(I, u64)>,
     chunk: usize,
+}
+
+/// Most bytes of items one batch of an iterated input buffers: a batch is collected
+/// before it runs, so a chunk size (the user's, or a plan's) must not decide alone how
+/// much of a stream sits in memory.
+const BATCH_BYTES: usize = 1 << 20;
+/// Most items one batch of an iterated input buffers, however small: past this, a
+/// bigger batch saves nothing (one lock per 16k items) and delays the other runners.
+const BATCH_ITEMS: usize = 1 << 14;
+
+/// Items per batch for a stream of `T` asked to run in chunks of `chunk`: at most
+/// [`BATCH_ITEMS`] items and [`BATCH_BYTES`] bytes (of the items themselves; what they
+/// own on the heap is theirs), at least one.
+pub(crate) fn stream_batch_len<T>(chunk: usize) -> usize {
+    let by_size = BATCH_BYTES / std::mem::size_of::<T>().max(1);
+    chunk.min(BATCH_ITEMS).min(by_size).max(1)
 }
 
 impl<I: Iterator> IterBatches<I> {
@@ -109,7 +131,7 @@ impl<I: Iterator> IterBatches<I> {
     pub(crate) fn new(iter: I, next_position: u64, chunk: usize) -> Self {
         IterBatches {
             state: Mutex::new((iter, next_position)),
-            chunk: chunk.max(1),
+            chunk: stream_batch_len::<I::Item>(chunk),
         }
     }
 }
@@ -122,7 +144,10 @@ where
     type Item = I::Item;
     type Batch = std::vec::IntoIter<I::Item>;
     fn next_batch(&self) -> Option<(Position, Self::Batch)> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // Poisoned: the iterator panicked in another runner's pull (see the type).
+        let Ok(mut state) = self.state.lock() else {
+            return None;
+        };
         let (iter, position) = &mut *state;
         let batch: Vec<I::Item> = iter.by_ref().take(self.chunk).collect();
         if batch.is_empty() {
@@ -166,7 +191,13 @@ where
             if let Some(nudge) = &mut nudge {
                 nudge.poll();
             }
-            let Some((position, batch)) = source.next_batch() else {
+            // The input's own code (an iterator's `next`) runs here, outside any task: a
+            // panic in it stops the call like a panic in an item.
+            let next = catch_unwind(AssertUnwindSafe(|| source.next_batch()));
+            let Some((position, batch)) = next.unwrap_or_else(|payload| {
+                work.outcome.panic(payload);
+                None
+            }) else {
                 break;
             };
             match work.task(position, batch) {
@@ -187,7 +218,7 @@ where
             // by profiling; each helper woken for nothing costs a wake-up or a spawn.
             let batches = source.batches_left().unwrap_or(usize::MAX);
             let extra = workers.min(batches).saturating_sub(1);
-            IoPool::global().run(extra, &runner)
+            cpu_slots::as_io_caller(|| IoPool::global().run(extra, &runner))
         }
         Runners::Cpu(_) if !super::cpu::global_pool_runs() => runner(),
         Runners::Cpu(threads) if rayon::current_thread_index().is_none() => {
@@ -196,10 +227,18 @@ where
             // the caller's CPU moves off it, and the caller makes way for one stuck
             // behind it (see `placement`).
             let crew = Crew::here();
+            // Started on an I/O-pool thread: the caller and every helper hold a CPU slot
+            // while they compute, and a helper that finds none free leaves.
+            let slot = cpu_slots::needed_here().then(cpu_slots::take);
+            let bounded = slot.is_some();
             let caller_or_helper = || {
                 if crew.is_caller() {
                     pull(Some(crew.nudge()));
                 } else {
+                    let slot = if bounded { cpu_slots::try_take() } else { None };
+                    if bounded && slot.is_none() {
+                        return;
+                    }
                     crew.joined_to_compute();
                     pull(None);
                 }
