@@ -12,7 +12,7 @@
 //! With errors, the output is the original fn without our attributes, next
 //! to the errors: no cascade of follow-up errors, and IDEs keep working.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, ExprForLoop, ItemFn, Stmt};
@@ -26,7 +26,62 @@ use crate::syntax::{expr_attrs_mut, is_parallel_attr, take_parallel_attr};
 use crate::translate::{Plan, translate};
 
 /// Entry point of `#[parallel(..)]`.
+///
+/// Runs on a stack of its own, sized for the input: syn's parser and the
+/// walks here recurse once per level of nesting, and rustc runs the macro
+/// on a thread of 8 MiB, part of it in use, that 1000 nested parentheses
+/// would overflow. `stacker` switches stacks on the same thread, which the
+/// compiler's token handles need (they cannot cross threads). The stack is
+/// always a fresh one: the room left on rustc's is unknown here (rustc
+/// grows its own stack in segments that this crate's `stacker` does not
+/// see).
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let size = stack_size(&[&attr, &item]);
+    stacker::grow(size, move || expand_here(attr, item))
+}
+
+/// Stack for everything but the nesting: the fn-level walks, `quote!`.
+const BASE_STACK: usize = 4 << 20;
+/// Stack per level of group nesting. Unoptimised (cargo's default for
+/// proc macros), syn needs about 13 KiB to parse a level of `(..)` and
+/// 30 KiB for a level of `{..}` (a block inside an expression).
+const STACK_PER_LEVEL: usize = 32 << 10;
+/// Stack per token: prefix operators (`- - - x`), operator chains and
+/// method chains nest without groups, at up to about 4 KiB a token.
+const STACK_PER_TOKEN: usize = 8 << 10;
+/// The most reserved for one expansion. The memory is mapped, not
+/// touched: only the pages the expansion uses cost anything.
+const MAX_STACK: usize = 1 << 30;
+
+/// An upper bound of the stack an expansion of `streams` needs, from their
+/// token count and deepest nesting (walked with a heap stack, as the input
+/// may be arbitrarily deep), at most [`MAX_STACK`].
+fn stack_size(streams: &[&TokenStream]) -> usize {
+    let (mut count, mut deepest) = (0usize, 0usize);
+    for stream in streams {
+        let mut open = vec![(*stream).clone().into_iter()];
+        while let Some(trees) = open.last_mut() {
+            match trees.next() {
+                Some(TokenTree::Group(group)) => {
+                    count += 1;
+                    open.push(group.stream().into_iter());
+                    deepest = deepest.max(open.len() - 1);
+                }
+                Some(_) => count += 1,
+                None => {
+                    open.pop();
+                }
+            }
+        }
+    }
+    BASE_STACK
+        .saturating_add(deepest.saturating_mul(STACK_PER_LEVEL))
+        .saturating_add(count.saturating_mul(STACK_PER_TOKEN))
+        .min(MAX_STACK)
+}
+
+/// The expansion proper, on a stack large enough for `item`.
+fn expand_here(attr: TokenStream, item: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let args = Args::parse(attr, &cx);
     match syn::parse2::<ItemFn>(item.clone()) {

@@ -369,3 +369,40 @@ fn generated_inputs_cover_accepted_and_rejected_loops() {
         "{rewritten} rewritten, {rejected} rejected"
     );
 }
+
+/// Deeply nested expressions expand like shallow ones. rustc parses them on stacks it
+/// grows as needed, so a 1000-deep `((..(x)..))` compiles without the attribute; the
+/// macro must not overflow the 8 MiB thread rustc runs it on (syn's parser alone spends
+/// over 8 KiB of stack per level when unoptimised, as proc macros are built).
+#[test]
+fn deep_nesting_expands_on_a_compiler_sized_stack() {
+    let shapes = [
+        (
+            "1000 parentheses",
+            format!("{}x{}", "(".repeat(1000), ")".repeat(1000)),
+        ),
+        (
+            "1000 blocks",
+            format!("{}x{}", "{ ".repeat(1000), " }".repeat(1000)),
+        ),
+        ("4000 negations", format!("{}x", "- ".repeat(4000))),
+    ];
+    for (shape, expr) in shapes {
+        let source = format!(
+            "fn total(v: &[i64]) -> i64 {{ let mut total = 0; for &x in v {{ total += {expr}; }} total }}"
+        );
+        let expanded = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let item: TokenStream = source.parse().expect("the source lexes");
+                item::expand(TokenStream::new(), item).to_string()
+            })
+            .expect("spawn a thread")
+            .join()
+            .unwrap_or_else(|_| panic!("the expansion of {shape} panicked"));
+        assert!(
+            expanded.contains("__private :: parallel") && !expanded.contains("compile_error"),
+            "{shape}: the loop was not rewritten"
+        );
+    }
+}
