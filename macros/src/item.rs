@@ -21,6 +21,7 @@ use crate::args::Args;
 use crate::ctxt::{Ctxt, help};
 use crate::expand::{LoopParts, Propagate, expand_loop};
 use crate::lint::{Warning, line_of};
+use crate::params::{Unsendable, check_input, unsendable_params};
 use crate::scan::{Env, RetMode, scan};
 use crate::syntax::{expr_attrs_mut, is_parallel_attr, take_parallel_attr};
 use crate::translate::{Plan, translate};
@@ -135,10 +136,12 @@ fn expand_fn(f: ItemFn, args: &Args, cx: Ctxt) -> TokenStream {
     }
 
     let ret = ret_mode(&f.sig);
+    let unsendable = unsendable_params(&f.sig, &f.block);
     let mut rewriter = Rewriter {
         cx: &cx,
         fn_args: args,
         ret,
+        unsendable: &unsendable,
         closure_depth: 0,
         in_parallel: false,
     };
@@ -378,6 +381,8 @@ struct Rewriter<'a> {
     cx: &'a Ctxt,
     fn_args: &'a Args,
     ret: RetMode,
+    /// Parameters that can't be a loop's input.
+    unsendable: &'a [Unsendable],
     /// Depth of user closures / async blocks around the current point.
     closure_depth: usize,
     /// Inside another rewritten loop's body (its fold closure).
@@ -429,6 +434,9 @@ impl Rewriter<'_> {
             in_closure: self.closure_depth > 0,
         };
         let analysis = scan(&f, &args, env, cx);
+        if analysis.index.is_none() {
+            check_input(&f.expr, self.unsendable, cx);
+        }
         if analysis.try_in_unit_fn {
             // Left sequential: rustc's own error for `?` in a fn returning
             // `()` says it best (with the fix).
@@ -450,6 +458,7 @@ impl Rewriter<'_> {
             cx,
             fn_args: self.fn_args,
             ret: self.ret,
+            unsendable: self.unsendable,
             closure_depth: self.closure_depth,
             in_parallel: true,
         };

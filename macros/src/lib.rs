@@ -9,6 +9,7 @@
 //! * `scan`: analysis of a loop body (control flow, reductions, indexed
 //!   writes, nesting) and its diagnostics;
 //! * `translate`: rewriting the body into the engine's fold closure;
+//! * `params`: loop inputs the fn's signature shows the runtime can't take;
 //! * `expand`: generating the call into the runtime;
 //! * `ctxt`: the error collector; `lint`: warnings on stable Rust.
 //!
@@ -21,6 +22,7 @@ mod ctxt;
 mod expand;
 mod item;
 mod lint;
+mod params;
 mod scan;
 #[cfg(test)]
 mod snapshot;
@@ -115,7 +117,9 @@ use proc_macro::TokenStream;
 /// Compile errors, at the offending token, with a `help:` line: `break`,
 /// `return`, `.await`, labelled jumps out of the loop, assignment to an
 /// outer variable, a reduction variable that is also read, indexed writes
-/// that are not provably disjoint, the attribute where it cannot go,
+/// that are not provably disjoint, a loop over an `impl Iterator` or
+/// `impl IntoIterator` parameter (or a type parameter bounded so) whose
+/// iterator is not known to be `Send`, the attribute where it cannot go,
 /// unknown/duplicate/conflicting options. Control flow hidden inside a
 /// `macro_rules!` call cannot be seen by the macro; it still fails to
 /// compile (a hidden `break`/`continue` gives E0267, a hidden `return;`

@@ -21,6 +21,8 @@ mod expand;
 mod item;
 #[path = "../src/lint.rs"]
 mod lint;
+#[path = "../src/params.rs"]
+mod params;
 #[path = "../src/scan.rs"]
 mod scan;
 #[path = "../src/syntax.rs"]
