@@ -3,7 +3,8 @@
 //! Inputs come in two shapes, and the engine treats them differently:
 //! - **indexed** (slices, `Vec`, arrays, `VecDeque`, integer ranges, `&mut` slices): the
 //!   length is known and the input is split by index, never collected first. These are
-//!   driven through rayon's [`Producer`], so anything rayon can split we can too.
+//!   driven through rayon's [`Producer`], so anything rayon can split we can too. (An
+//!   integer range with more items than `usize` counts runs as a stream instead.)
 //! - **sequential** (any other iterator, wrapped with [`iter`]): pulled in batches under
 //!   a lock by the workers, so memory stays O(workers × batch) whatever the length.
 
@@ -158,7 +159,23 @@ indexed_input! {
     impl[T: Send] VecDeque<T> => into_par_iter, rayon::collections::vec_deque::IntoIter<T>;
 }
 
-/// An integer range split by index (`a..b` and `a..=b` of every integer type).
+/// An integer range as a loop input (`a..b` and `a..=b` of every integer type).
+///
+/// Split by index when `usize` can count its items. A range with more items than that
+/// (a full-width inclusive range such as `0..=u64::MAX`, one item more than
+/// `usize::MAX`, or a long 64-bit range on a 32-bit target) runs as a stream instead:
+/// the plain loop over it runs too, and stops at its first error, so the parallel loop
+/// must do the same rather than refuse it.
+#[doc(hidden)]
+pub struct IntRangeInput<T>(RangeShape<T>);
+
+enum RangeShape<T> {
+    Indexed(IntRange<T>),
+    /// The bounds of a non-empty range that `usize` cannot count.
+    Long(RangeInclusive<T>),
+}
+
+/// An integer range split by index: the producer of an [`IntRangeInput`].
 ///
 /// Ours rather than rayon's range iterators: those do not index 64-bit or inclusive
 /// ranges, and their `len` is not inlined across crates, which shows on tiny loops.
@@ -177,29 +194,42 @@ pub struct IntRangeIter<T> {
 
 macro_rules! int_range_input {
     ($($t:ty),*) => {$(
-        impl IntRange<$t> {
+        impl IntRangeInput<$t> {
             #[inline]
             fn from_bounds(start: $t, end_inclusive: Option<$t>) -> Self {
                 let len = match end_inclusive {
-                    Some(end) if end >= start => usize::try_from(end.abs_diff(start))
-                        .ok()
-                        .and_then(|d| d.checked_add(1))
-                        .expect("range too long to iterate on this target"),
+                    Some(end) if end >= start => {
+                        match usize::try_from(end.abs_diff(start))
+                            .ok()
+                            .and_then(|d| d.checked_add(1))
+                        {
+                            Some(len) => len,
+                            None => return IntRangeInput(RangeShape::Long(start..=end)),
+                        }
+                    }
                     _ => 0,
                 };
-                IntRange { start, len }
+                IntRangeInput(RangeShape::Indexed(IntRange { start, len }))
             }
         }
-        impl ParallelInput for IntRange<$t> {
+        impl ParallelInput for IntRangeInput<$t> {
             type Item = $t;
             #[inline]
             fn exact_len(&self) -> Option<usize> {
-                Some(self.len)
+                match &self.0 {
+                    RangeShape::Indexed(range) => Some(range.len),
+                    RangeShape::Long(_) => None,
+                }
             }
             #[inline]
             fn drive<D: Drive<$t>>(self, driver: D) -> D::Output {
-                let len = self.len;
-                driver.indexed(Span::new(self, len))
+                match self.0 {
+                    RangeShape::Indexed(range) => {
+                        let len = range.len;
+                        driver.indexed(Span::new(range, len))
+                    }
+                    RangeShape::Long(range) => driver.sequential(range),
+                }
             }
         }
         impl Producer for IntRange<$t> {
@@ -249,21 +279,21 @@ macro_rules! int_range_input {
         impl ExactSizeIterator for IntRangeIter<$t> {}
         impl IntoParallelInput for Range<$t> {
             type Item = $t;
-            type Input = IntRange<$t>;
+            type Input = IntRangeInput<$t>;
             #[inline]
-            fn into_parallel_input(self) -> IntRange<$t> {
-                IntRange::<$t>::from_bounds(self.start, self.end.checked_sub(1))
+            fn into_parallel_input(self) -> IntRangeInput<$t> {
+                IntRangeInput::<$t>::from_bounds(self.start, self.end.checked_sub(1))
             }
         }
         impl IntoParallelInput for RangeInclusive<$t> {
             type Item = $t;
-            type Input = IntRange<$t>;
+            type Input = IntRangeInput<$t>;
             #[inline]
-            fn into_parallel_input(self) -> IntRange<$t> {
+            fn into_parallel_input(self) -> IntRangeInput<$t> {
                 let (start, end) = self.clone().into_inner();
                 // An exhausted `RangeInclusive` (after iteration) is empty.
                 let end = (!self.is_empty()).then_some(end);
-                IntRange::<$t>::from_bounds(start, end)
+                IntRangeInput::<$t>::from_bounds(start, end)
             }
         }
     )*};
@@ -390,4 +420,35 @@ impl<'a, T: Send + 'a> ParallelInput for IndexedMut<'a, T> {
 #[track_caller]
 fn out_of_bounds(index: usize, len: usize) -> ! {
     panic!("index out of bounds: the len is {len} but the index is {index}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_that_usize_cannot_count_have_no_exact_length() {
+        assert_eq!((0..=u64::MAX).into_parallel_input().exact_len(), None);
+        assert_eq!(
+            (i64::MIN..=i64::MAX).into_parallel_input().exact_len(),
+            None
+        );
+        assert_eq!((0..=usize::MAX).into_parallel_input().exact_len(), None);
+        // One item fewer fits.
+        assert_eq!(
+            (1..=usize::MAX).into_parallel_input().exact_len(),
+            Some(usize::MAX)
+        );
+        assert_eq!(
+            (0..u64::MAX).into_parallel_input().exact_len(),
+            usize::try_from(u64::MAX).ok()
+        );
+        assert_eq!(
+            (u64::MAX - 3..=u64::MAX).into_parallel_input().exact_len(),
+            Some(4)
+        );
+        let mut exhausted = u64::MAX..=u64::MAX;
+        exhausted.next();
+        assert_eq!(exhausted.into_parallel_input().exact_len(), Some(0));
+    }
 }
