@@ -37,10 +37,15 @@
 //! fields, a cost that is not a finite number ≥ 0, a CPU fraction outside 0..=1) is
 //! rejected whole: [`load_profile`] returns the error, and `AUTOPAR_PROFILE` prints it as
 //! one warning. Nothing panics, and loops simply profile as usual.
+//!
+//! Only a regular file of at most 4 MiB (`MAX_PROFILE_BYTES`) is read: a path that
+//! names a FIFO, a device (`/dev/zero`), a directory or a huge file by mistake is
+//! refused at once, without blocking and without reading it into memory.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io;
+use std::fs::{File, Metadata};
+use std::io::{self, Read as _};
 use std::path::Path;
 use std::sync::{LazyLock, Mutex};
 
@@ -49,6 +54,11 @@ use crate::policy::Profile;
 use crate::site::{self, Entry, Site};
 
 const HEADER: &str = "autopar-profile\t1";
+
+/// The largest profile file [`load_profile`] reads: 4 MiB. An entry is one line of a
+/// few hundred bytes, so this holds over ten thousand loops, far more than any program
+/// has; it bounds what loading a wrong file (a log, a disk image) costs.
+pub(crate) const MAX_PROFILE_BYTES: u64 = 4 << 20;
 
 /// Entries loaded for this build: (location, body type) → profile.
 type Table = HashMap<(String, String), Profile>;
@@ -165,8 +175,12 @@ pub fn save_profile(path: impl AsRef<Path>) -> io::Result<usize> {
 /// set, which needs no code.
 ///
 /// # Errors
-/// The file cannot be read, or is not a well-formed autopar profile
-/// ([`io::ErrorKind::InvalidData`], saying which line). Nothing is loaded then.
+/// The file cannot be read; it is not a regular file ([`io::ErrorKind::IsADirectory`]
+/// for a directory, [`io::ErrorKind::InvalidInput`] for a FIFO, socket or device, which
+/// is never opened for reading in a way that could block); it is larger than 4 MiB
+/// ([`io::ErrorKind::FileTooLarge`], and no more than that is read: a profile holds a
+/// line per loop, so a real one is a small fraction of that); or it is not a well-formed autopar profile ([`io::ErrorKind::InvalidData`],
+/// saying which line, or that it is not UTF-8). Nothing is loaded then.
 ///
 /// ```
 /// let missing = std::env::temp_dir().join("autopar-doc-no-such-profile.txt");
@@ -198,12 +212,107 @@ struct Stats {
 }
 
 fn load_into_table(path: &Path) -> io::Result<Stats> {
-    let text = std::fs::read_to_string(path)?;
+    let text = read_bounded(path)?;
     let build = build_fingerprint()?;
     let (entries, stats) = parse(&text, &build)?;
     let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
     table.get_or_insert_with(HashMap::new).extend(entries);
     Ok(stats)
+}
+
+/// The text of the profile file at `path`, if it is a regular file of at most
+/// [`MAX_PROFILE_BYTES`] holding UTF-8.
+fn read_bounded(path: &Path) -> io::Result<String> {
+    // Checked before opening: opening a FIFO for reading waits for a writer.
+    regular(&std::fs::metadata(path)?)?;
+    let file = open_nonblocking(path)?;
+    // And again on what was opened: the path may have been replaced in between.
+    let size = regular(&file.metadata()?)?;
+    let mut bytes = Vec::with_capacity(size.min(MAX_PROFILE_BYTES) as usize);
+    // A file that grows while it is read still stops at the bound.
+    file.take(MAX_PROFILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "not a valid autopar profile: not UTF-8 text (at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// The size of a regular file of at most [`MAX_PROFILE_BYTES`], or why it is refused.
+fn regular(meta: &Metadata) -> io::Result<u64> {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "a directory, not a profile file",
+        ));
+    }
+    if !kind.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "not a regular file ({}): a profile is a file written by autopar::save_profile",
+                special_kind(&kind)
+            ),
+        ));
+    }
+    if meta.len() > MAX_PROFILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(meta.len())
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!(
+            "larger than {} MiB, so not a profile (one holds a line per loop)",
+            MAX_PROFILE_BYTES >> 20
+        ),
+    )
+}
+
+/// What a file that is neither a regular file nor a directory is, in words.
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = kind;
+    "a special file"
+}
+
+/// Opens `path` for reading without waiting: on unix with `O_NONBLOCK`, so that a path
+/// that turned into a FIFO after it was checked returns at once instead of waiting for
+/// a writer. (A regular file reads the same either way.)
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Parses a profile, keeping the entries of `build`.
@@ -418,5 +527,75 @@ mod tests {
         assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
         assert_eq!(fingerprint(&[b"x"]).len(), 16);
         assert_eq!(build_fingerprint().unwrap(), build_fingerprint().unwrap());
+    }
+
+    /// A fresh path in the temporary directory.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("autopar-unit-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn only_small_regular_utf8_files_are_read() {
+        let dir = scratch("dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let error = read_bounded(&dir).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::IsADirectory, "{error}");
+
+        // Sparse: the size is there, the disk blocks are not.
+        let huge = scratch("huge");
+        File::create(&huge).unwrap().set_len(1 << 30).unwrap();
+        let error = read_bounded(&huge).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::FileTooLarge, "{error}");
+        assert!(error.to_string().contains("4 MiB"), "{error}");
+
+        let at_bound = scratch("at-bound");
+        File::create(&at_bound)
+            .unwrap()
+            .set_len(MAX_PROFILE_BYTES)
+            .unwrap();
+        assert_eq!(
+            read_bounded(&at_bound).unwrap().len() as u64,
+            MAX_PROFILE_BYTES
+        );
+
+        let binary = scratch("binary");
+        std::fs::write(&binary, b"autopar-profile\t1\n\xff\xfe").unwrap();
+        let error = read_bounded(&binary).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+        assert!(error.to_string().contains("not UTF-8"), "{error}");
+
+        for path in [&huge, &at_bound, &binary] {
+            std::fs::remove_file(path).unwrap();
+        }
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_refused_without_blocking() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let fifo = scratch("fifo");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `name` is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let refused = read_bounded(&path).map(|_| ()).map_err(|e| e.kind());
+            // What the check after opening sees, should the path become a FIFO
+            // between the two checks: opening does not wait for a writer.
+            let opened = open_nonblocking(&path).and_then(|f| regular(&f.metadata()?));
+            let _ = tx.send((refused, opened.map_err(|e| e.kind())));
+        });
+        let (refused, opened) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("reading a FIFO as a profile blocks");
+        assert_eq!(refused, Err(io::ErrorKind::InvalidInput));
+        assert_eq!(opened, Err(io::ErrorKind::InvalidInput));
+        std::fs::remove_file(&fifo).unwrap();
+
+        let error = read_bounded(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+        assert!(error.to_string().contains("character device"), "{error}");
     }
 }
