@@ -17,9 +17,10 @@
 //! are themselves as many as the cores.
 
 use std::cell::Cell;
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{OnceLock, PoisonError};
 
 use super::io_pool;
+use crate::sync::{Condvar, Mutex};
 
 thread_local! {
     /// Slots this thread holds: 0 or 1 (a nested CPU plan on a holder reuses its slot).
@@ -36,19 +37,25 @@ struct Slots {
 
 fn slots() -> &'static Slots {
     static SLOTS: OnceLock<Slots> = OnceLock::new();
-    SLOTS.get_or_init(|| Slots {
-        free: Mutex::new(crate::machine::cores()),
-        freed: Condvar::new(),
-    })
+    SLOTS.get_or_init(|| Slots::new(crate::machine::cores()))
 }
 
 impl Slots {
+    fn new(slots: usize) -> Self {
+        Slots {
+            free: Mutex::new(slots),
+            freed: Condvar::new(),
+        }
+    }
+
     fn take(&self) {
-        let free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut free = self
-            .freed
-            .wait_while(free, |free| *free == 0)
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
         *free -= 1;
     }
 
@@ -171,5 +178,45 @@ mod tests {
             assert_eq!(free(), before - 1, "taken again after the wait");
         }
         assert_eq!(free(), before);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::thread;
+
+    /// Two threads share one slot: one waits for it, the other takes it if it is free
+    /// (else the main thread waits for it too). Never more than one holds it, a waiter is
+    /// always woken when it is given back (a lost wake-up is a deadlock loom reports),
+    /// and the slot comes back.
+    #[test]
+    fn loom_slots_bound_the_holders_and_wake_waiters() {
+        loom::model(|| {
+            let slots = Arc::new(Slots::new(1));
+            let holding = Arc::new(AtomicUsize::new(0));
+            let hold = |slots: &Slots, holding: &AtomicUsize| {
+                assert_eq!(holding.fetch_add(1, Ordering::SeqCst), 0, "over the bound");
+                holding.fetch_sub(1, Ordering::SeqCst);
+                slots.give_back();
+            };
+            let threads: Vec<_> = (0..2)
+                .map(|i| {
+                    let (slots, holding) = (Arc::clone(&slots), Arc::clone(&holding));
+                    thread::spawn(move || {
+                        if i == 0 || !slots.try_take() {
+                            slots.take();
+                        }
+                        hold(&slots, &holding);
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            assert_eq!(*slots.free.lock().unwrap(), 1);
+        });
     }
 }
