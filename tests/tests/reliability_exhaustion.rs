@@ -296,6 +296,91 @@ fn spawn_failure_degrades_when_limited_from_the_start() {
     check_spawn_failure_child("child_spawn_failure_cold");
 }
 
+/// Distinct threads that ran the items of one I/O call of 64 blocking items.
+fn io_threads_used() -> usize {
+    let ids = std::sync::Mutex::new(std::collections::HashSet::new());
+    Parallel::io().workers(32).chunk(1).for_each(0..64, |_| {
+        ids.lock().unwrap().insert(std::thread::current().id());
+        std::thread::sleep(Duration::from_millis(5));
+    });
+    ids.into_inner().unwrap().len()
+}
+
+#[test]
+fn child_spawn_failure_then_lifted() {
+    if !in_child() {
+        return;
+    }
+    each_once(100, |f| Parallel::cpu().chunk(1).for_each(0..100usize, f));
+    // A soft limit that this process may raise again itself (up to the hard one).
+    // SAFETY: plain libc calls with valid arguments.
+    let (limited, hard) = unsafe {
+        if libc::geteuid() == 0 && (libc::setgid(65534) != 0 || libc::setuid(65534) != 0) {
+            (false, 0)
+        } else {
+            let soft = tasks_of_user(libc::getuid()) + 3;
+            let hard = soft + 10_000;
+            let rlimit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            (libc::setrlimit(libc::RLIMIT_NPROC, &rlimit) == 0, hard)
+        }
+    };
+    assert!(limited, "could not set a thread limit");
+    println!("LIMITED");
+    let capped = io_threads_used();
+    println!("CAPPED {capped}");
+    // The limit goes away, as when other programs end.
+    // SAFETY: as above; raising the soft limit up to the hard one needs no privilege.
+    unsafe {
+        let rlimit = libc::rlimit {
+            rlim_cur: hard,
+            rlim_max: hard,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NPROC, &rlimit), 0);
+    }
+    // The pool tries again after its back-off (at most a few seconds).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut used = 0;
+    while std::time::Instant::now() < deadline {
+        used = io_threads_used();
+        if used >= 24 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("RECOVERED {used}");
+}
+
+#[test]
+fn a_lifted_thread_limit_lets_the_io_pool_grow_again() {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = run_child("child_spawn_failure_then_lifted", &[]);
+    let (stdout, stderr) = output(&out);
+    if !stdout.contains("LIMITED") && stderr.contains("could not set a thread limit") {
+        eprintln!("skipped: cannot limit threads here\n{stderr}");
+        return;
+    }
+    let number = |tag: &str| -> usize {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {tag} in:\n{stdout}\n{stderr}"))
+    };
+    let (capped, recovered) = (number("CAPPED "), number("RECOVERED "));
+    assert!(
+        capped < 24,
+        "the limit did not bite ({capped} threads):\n{stderr}"
+    );
+    assert!(
+        recovered >= 24,
+        "after the limit was lifted the I/O pool stayed at {recovered} threads:\n{stderr}"
+    );
+}
+
 // ---- unknown-length inputs in bounded memory ----
 
 /// Peak resident set of this process so far, in KiB.
