@@ -77,8 +77,9 @@
 //! ## What the body may contain
 //! Anything that only reads what is outside the loop (it must be `Sync`), plus:
 //! - `continue`, which ends the iteration;
-//! - `?`, which stops the loop: no further items start, running ones finish, and the
-//!   function returns the error of the earliest failed item (or `None`);
+//! - `?`, which stops the loop: no item after a failed one starts, running ones finish,
+//!   and the function returns the error of the earliest failing item in input order
+//!   (or `None`), as the sequential loop would;
 //! - reductions and indexed writes, below.
 //!
 //! `break`, `return`, `.await`, labelled jumps out of the loop and assignments to outer
@@ -126,7 +127,13 @@
 //! ## Nesting
 //! A parallel loop inside another never multiplies threads: on rayon's pool the inner
 //! loop rides work stealing, inside the I/O pool it plans with the workers that are
-//! still free, and the I/O pool never grows beyond its maximum.
+//! still free, and the I/O pool never grows beyond its maximum. CPU loops run from an
+//! I/O plan's items compute on at most as many threads as there are cores.
+//!
+//! A process forked after the pools started runs every loop sequentially: the pools'
+//! threads do not survive `fork()`. RELIABILITY.md in the repository lists every
+//! guarantee (panics, errors, nesting, memory, hostile files and environment) and the
+//! test that shows it.
 //!
 //! ## Saved profiles
 //! What the loops learned can outlive the process: [`save_profile`] writes each loop's
@@ -151,7 +158,8 @@
 //! - `AUTOPAR_PROFILE=path` loads a saved profile at first use ([`load_profile`]).
 //! - `RAYON_NUM_THREADS` sizes the CPU pool, as for rayon.
 //!
-//! A malformed value prints one warning and the default is used.
+//! A malformed value (one that is not UTF-8 included) prints one warning and the
+//! default is used.
 //!
 //! ## Cargo features
 //! All off by default, so the default build depends on rayon, crossbeam and libc only;
