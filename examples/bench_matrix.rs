@@ -36,6 +36,11 @@
 //! - `--scaling LIST`: also measure speedup vs threads (RAYON_NUM_THREADS = each value)
 //!   on a CPU-heavy and an I/O workload, each in a child process.
 //! - `--only TEXT`: only the cells whose name contains TEXT.
+//! - `--changing-only`: only the "changing cost" section (see `bench_changing.rs`),
+//!   which a full run measures after the cells.
+
+#[path = "bench_changing.rs"]
+mod changing;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -2199,6 +2204,7 @@ struct Opts {
     scaling: Option<Vec<usize>>,
     scaling_child: bool,
     only: Option<String>,
+    changing_only: bool,
 }
 
 fn parse_args() -> Opts {
@@ -2211,9 +2217,10 @@ fn parse_args() -> Opts {
         scaling: None,
         scaling_child: false,
         only: None,
+        changing_only: false,
     };
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench_matrix [--quick] [--reps N] [--runs N] [--markdown PATH] [--svg PATH] [--scaling 1,2,4] [--only TEXT]";
+    let usage = "usage: bench_matrix [--quick] [--reps N] [--runs N] [--markdown PATH] [--svg PATH] [--scaling 1,2,4] [--only TEXT] [--changing-only]";
     while let Some(a) = args.next() {
         let mut value = || {
             args.next().unwrap_or_else(|| {
@@ -2244,6 +2251,7 @@ fn parse_args() -> Opts {
                 )
             }
             "--scaling-child" => o.scaling_child = true,
+            "--changing-only" => o.changing_only = true,
             "-h" | "--help" => {
                 println!("{usage}");
                 std::process::exit(0)
@@ -2333,6 +2341,11 @@ fn main() {
             std::thread::sleep(Duration::from_micros(200));
         });
     }
+    if opts.changing_only {
+        let phases = changing::run(opts.quick, opts.reps);
+        println!("\n{}", changing::markdown(&phases));
+        return;
+    }
     let cal = Calibration::measure(&SPIN_TARGETS);
     println!(
         "kernel steps per item: {}; irregular (1 µs mean): {}",
@@ -2416,6 +2429,8 @@ fn main() {
         runs.push(results);
         run_overheads.push(measure_overheads(&mut ctx, opts.quick));
     }
+    let changing_phases = changing::run(opts.quick, opts.reps);
+    let changing_md = changing::markdown(&changing_phases);
     let mut results = median_of_runs(runs);
     attach_plans(&mut results);
     let overheads = Overheads::median_of_runs(run_overheads);
@@ -2437,6 +2452,7 @@ fn main() {
     if let Some(s) = &scaling_md {
         println!("{s}");
     }
+    println!("changing cost:\n{changing_md}");
     println!("total time: {:.0} s", elapsed.as_secs_f64());
 
     let title = format!(
@@ -2478,6 +2494,12 @@ fn main() {
         writeln!(
             section,
             "### Goals (issue #5), as measured in this run\n\n{goal_list}"
+        )
+        .unwrap();
+        writeln!(
+            section,
+            "### Changing cost\n\nOne call site per input size, called {} times per phase; each phase's items cost 10×, 100× or 1000× more or less than the previous phase's. Regret: each call's time / the best baseline's median for that size and cost (plain loop, rayon, best rayon `with_min_len`, orx-parallel), measured in the same run. *First call*: the first call after the change.\n\n{changing_md}",
+            if opts.quick { 3 } else { 8 }
         )
         .unwrap();
         if let Some(s) = &scaling_md {
