@@ -171,8 +171,9 @@
 //!   (site, label, n, plan, workers, chunk, per-item ns, CPU fraction, spread, predicted
 //!   speedup); at `DEBUG`, each call is a span `autopar.call` with its `elapsed_ns`.
 //! - `serde`: [`Report`], [`SiteReport`], [`ClassReport`], [`policy::Plan`] and
-//!   [`policy::Profile`] are `Serialize + Deserialize`, and `Report::to_json` writes the
-//!   schema documented in the README.
+//!   [`policy::Profile`] are `Serialize + Deserialize`; a `Report` carries its schema
+//!   version (`"schema"`) in every serde format, and `Report::to_json` writes the
+//!   schema documented in the README, pretty-printed.
 //!
 //! ## Limits
 //! - A loop's first call pays for profiling (about 100 µs, and at most ~2% of the call);

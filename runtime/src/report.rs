@@ -20,8 +20,11 @@ use crate::site::{self, Entry, UNKNOWN_LEN_CLASS, load_f64};
 /// assert_eq!(site.calls, 1);
 /// println!("{report}");
 /// ```
+///
+/// With the `serde` feature, `Report` serializes with its schema version as a field,
+/// `"schema"`, in every format (see [`Report::SCHEMA_VERSION`]); deserializing a report of
+/// a newer schema is an error rather than a silent misreading.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Report {
     /// One entry per loop (and loop-body type, for loops in generic functions).
@@ -104,33 +107,82 @@ pub fn report() -> Report {
 
 #[cfg(feature = "serde")]
 impl Report {
-    /// The version of the JSON schema written by [`to_json`](Report::to_json), its
-    /// `"schema"` field. It changes only when a field is renamed or removed or changes
+    /// The version of the report's schema, written as its `"schema"` field by every
+    /// serde format. It changes only when a field is renamed or removed or changes
     /// meaning; new fields may be added within a version.
     pub const SCHEMA_VERSION: u32 = 1;
 
     /// The report as pretty-printed JSON, for a dashboard or a CI check (feature
-    /// `serde`); the schema is in the README. Reading it back with
-    /// `serde_json::from_str::<Report>` ignores the `"schema"` field.
+    /// `serde`); the schema is in the README. `serde_json::to_string(&report)` (compact),
+    /// `serde_json::to_writer` and any other serde format carry the same fields,
+    /// `"schema"` included; `serde_json::from_str::<Report>` reads them back.
     ///
     /// ```
     /// autopar::Parallel::auto().label("json").for_each(0..100, |_| ());
     /// let json = autopar::report().to_json();
     /// assert!(json.contains("\"schema\": 1"));
     /// assert!(json.contains("\"label\": \"json\""));
+    /// let compact = serde_json::to_string(&autopar::report()).unwrap();
+    /// assert!(compact.starts_with("{\"schema\":1,"));
     /// ```
     pub fn to_json(&self) -> String {
-        #[derive(serde::Serialize)]
-        struct Versioned<'r> {
-            schema: u32,
-            #[serde(flatten)]
-            report: &'r Report,
+        serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+}
+
+/// `Report` on the wire: its fields after the schema version.
+#[cfg(feature = "serde")]
+mod wire {
+    use super::{Report, SiteReport};
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct Out<'r> {
+        schema: u32,
+        sites: &'r [SiteReport],
+        io_pool_threads: usize,
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        /// Reports written before the field existed are of schema 1.
+        #[serde(default = "first_schema")]
+        schema: u32,
+        sites: Vec<SiteReport>,
+        io_pool_threads: usize,
+    }
+
+    fn first_schema() -> u32 {
+        1
+    }
+
+    impl Serialize for Report {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            Out {
+                schema: Report::SCHEMA_VERSION,
+                sites: &self.sites,
+                io_pool_threads: self.io_pool_threads,
+            }
+            .serialize(serializer)
         }
-        serde_json::to_string_pretty(&Versioned {
-            schema: Report::SCHEMA_VERSION,
-            report: self,
-        })
-        .expect("a report always serializes")
+    }
+
+    impl<'de> Deserialize<'de> for Report {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let report = In::deserialize(deserializer)?;
+            if report.schema > Report::SCHEMA_VERSION {
+                return Err(D::Error::custom(format_args!(
+                    "an autopar report of schema {}; this autopar reads schema {} and older",
+                    report.schema,
+                    Report::SCHEMA_VERSION
+                )));
+            }
+            Ok(Report {
+                sites: report.sites,
+                io_pool_threads: report.io_pool_threads,
+            })
+        }
     }
 }
 
@@ -384,6 +436,29 @@ mod serde_tests {
         let json = report.to_json();
         let back: Report = serde_json::from_str(&json).unwrap();
         assert_eq!(back, report);
+    }
+
+    #[test]
+    fn every_serde_format_carries_the_schema() {
+        let report = report();
+        let compact: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+        assert_eq!(compact["schema"], Report::SCHEMA_VERSION);
+        let mut written = Vec::new();
+        serde_json::to_writer(&mut written, &report).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&written).unwrap();
+        assert_eq!(value["schema"], Report::SCHEMA_VERSION);
+        assert_eq!(serde_json::to_value(&report).unwrap()["schema"], 1);
+    }
+
+    #[test]
+    fn a_report_of_a_newer_schema_is_refused_and_one_without_is_read() {
+        let newer = r#"{"schema": 2, "sites": [], "io_pool_threads": 0}"#;
+        let error = serde_json::from_str::<Report>(newer).unwrap_err();
+        assert!(error.to_string().contains("schema 2"), "{error}");
+        let unversioned = r#"{"sites": [], "io_pool_threads": 3}"#;
+        let report: Report = serde_json::from_str(unversioned).unwrap();
+        assert_eq!(report.io_pool_threads, 3);
     }
 
     #[test]
