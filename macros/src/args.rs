@@ -2,7 +2,7 @@
 //!
 //! Grammar: an optional mode (`auto`, `cpu`, `io`, `seq`; `auto` if left out)
 //! followed by comma-separated options: `workers = <usize expr>`,
-//! `chunk = <usize expr>`, `label = "<str>"`, `progress` or `progress = "<str>"`,
+//! `chunk = <usize expr>`, `label = "<str>"`, `progress` or `progress = <message expr>`,
 //! `allow_nested`.
 //!
 //! Parsing is in two steps so that one build reports every mistake: the
@@ -94,8 +94,8 @@ pub struct Args {
     /// `label = "<str>"`.
     pub label: Option<LitStr>,
     /// `progress` (an empty message: the bar shows the label) or
-    /// `progress = "<str>"`.
-    pub progress: Option<LitStr>,
+    /// `progress = <expr>` (a `&'static str`, a `String`: `format!(..)`).
+    pub progress: Option<Expr>,
     /// `allow_nested`: silences the nested-parallelism warning.
     pub allow_nested: bool,
 }
@@ -269,21 +269,25 @@ impl Args {
                 Key::Progress => {
                     seen_option = true;
                     let message = match item.value {
-                        None => Some(LitStr::new("", span)),
-                        Some(Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Str(s),
-                            ..
-                        })) => Some(s),
-                        Some(other) => {
+                        None => Some(Expr::Lit(syn::ExprLit {
+                            attrs: Vec::new(),
+                            lit: syn::Lit::Str(LitStr::new("", span)),
+                        })),
+                        // A literal of another kind is a mistake seen here; any other
+                        // expression is checked by the compiler (it must be a message).
+                        Some(Expr::Lit(syn::ExprLit { lit, .. }))
+                            if !matches!(lit, syn::Lit::Str(_)) =>
+                        {
                             cx.error_spanned_by(
-                                other,
+                                lit,
                                 help(
-                                    "`progress` takes a string literal, the bar's message",
-                                    "write `progress = \"Downloading\"`, or `progress` alone",
+                                    "`progress` takes the bar's message: a string",
+                                    "write `progress = \"Downloading\"`, `progress = format!(\"{n} files\")`, or `progress` alone",
                                 ),
                             );
                             None
                         }
+                        Some(message) => Some(message),
                     };
                     if progress_seen {
                         cx.error(span, help("duplicate option `progress`", "give it once"));
@@ -476,7 +480,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quote::quote;
+    use quote::{ToTokens, quote};
 
     fn parse(tokens: TokenStream) -> (Args, Vec<String>) {
         let cx = Ctxt::new();
@@ -510,23 +514,31 @@ mod tests {
         assert_eq!(args.mode(), Mode::Io);
         assert!(args.workers.is_some() && args.chunk.is_some());
         assert_eq!(args.label.unwrap().value(), "fetch");
-        assert_eq!(args.progress.unwrap().value(), "Downloading");
+        assert_eq!(text(args.progress), "\"Downloading\"");
         assert!(args.allow_nested);
+    }
+
+    /// An optional expression as source text.
+    fn text(expr: Option<Expr>) -> String {
+        expr.expect("an expression").to_token_stream().to_string()
     }
 
     #[test]
     fn progress_flag_and_message() {
         let (args, errors) = parse(quote!(seq, progress));
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(args.progress.unwrap().value(), "");
+        assert_eq!(text(args.progress), "\"\"");
+        let (args, errors) = parse(quote!(io, progress = format!("{} files", n)));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(text(args.progress).starts_with("format !"));
         let (_, errors) = parse(quote!(progress = 3, progress, progress_bar));
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].contains("`progress` takes a string literal"));
+        assert!(errors[0].contains("`progress` takes the bar's message"));
         assert!(errors[1].contains("duplicate option `progress`"));
         assert!(errors[2].contains("did you mean `progress`?"));
         let (outer, _) = parse(quote!(io, progress = "fn"));
         let (inner, _) = parse(quote!(cpu));
-        assert_eq!(outer.merged(&inner).progress.unwrap().value(), "fn");
+        assert_eq!(text(outer.merged(&inner).progress), "\"fn\"");
     }
 
     #[test]

@@ -119,10 +119,10 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         let method = Ident::new(name, at);
         Some(quote_spanned!(at=> .#method(#value)))
     });
-    // `.progress("...")`: a bar on stderr with the `progress` feature, nothing without.
+    // `.progress(..)`: a bar on stderr with the `progress` feature, nothing without.
     let progress = parts.args.progress.as_ref().map(|message| {
         let at = gen_span(message.span());
-        quote_spanned!(at=> .progress(#message))
+        quote_spanned!(at=> .progress(::autopar::__private::progress_message(#message)))
     });
 
     // The input and the pattern the fold closure takes.

@@ -84,8 +84,9 @@ use proc_macro::TokenStream;
 /// or on the I/O pool. `cpu`, `io` and `seq` force a choice. After the mode,
 /// comma-separated: `workers = <usize expr>`, `chunk = <usize expr>` (both
 /// evaluated once per call), `label = "<str>"` (shown in the report),
-/// `progress` or `progress = "<str>"` (a progress bar on stderr with
-/// autopar's `progress` feature, labelled with the message or else the
+/// `progress` or `progress = <expr>` (a progress bar on stderr with
+/// autopar's `progress` feature, labelled with the message — a
+/// `&'static str` or a `String`, evaluated once per call — or else the
 /// label; without the feature it does nothing), `allow_nested` (silences
 /// the nesting warning).
 ///

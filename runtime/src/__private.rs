@@ -16,6 +16,15 @@ pub fn parallel(site: &'static Site, mode: Mode) -> Parallel {
     Parallel::with_site(site, mode)
 }
 
+/// A `progress = <expr>` message as one type, whatever the expression's: a message of the
+/// wrong type is then one error at the expression, not a second about the loop.
+#[inline]
+pub fn progress_message<M: crate::progress::ProgressMessage>(
+    message: M,
+) -> std::borrow::Cow<'static, str> {
+    message.into()
+}
+
 /// The input of a loop, before the autoref-specialised choice between the indexed path
 /// ([`ViaInput`]) and the generic iterator path ([`ViaIter`]).
 pub struct InputWrap<T>(Cell<Option<T>>);

@@ -7,6 +7,7 @@ use std::panic::Location;
 use crate::collect::{MapFold, Output, Part};
 use crate::engine::{self, CallSpec};
 use crate::input::{IntoParallelInput, ParallelInput};
+use crate::progress::{NoProgress, ProgressMessage, ProgressSource};
 use crate::site::Site;
 
 /// How a loop may run.
@@ -51,14 +52,20 @@ enum SiteRef {
 /// Parallel::cpu().chunk(256).for_each(&items, |x| assert!(*x < 10_000));
 /// Parallel::seq().for_each(&items, |x| assert!(*x < 10_000));
 /// ```
+///
+/// `Parallel` is `Copy` (a plan can be kept and reused) unless it carries an owned
+/// progress message or the application's progress bar: its type parameter is what
+/// [`progress`](Parallel::progress) was given ([`progress::NoProgress`] by default).
+///
+/// [`progress::NoProgress`]: crate::progress::NoProgress
 #[derive(Clone, Copy, Debug)]
 #[must_use = "a `Parallel` does nothing until one of its loop methods is called"]
-pub struct Parallel {
+pub struct Parallel<P = NoProgress> {
     mode: Mode,
     workers: Option<usize>,
     chunk: Option<usize>,
     label: Option<&'static str>,
-    progress: Option<&'static str>,
+    progress: P,
     site: SiteRef,
 }
 
@@ -78,7 +85,7 @@ impl Parallel {
             workers: None,
             chunk: None,
             label: None,
-            progress: None,
+            progress: NoProgress,
             site: SiteRef::Caller(Location::caller()),
         }
     }
@@ -132,6 +139,21 @@ impl Parallel {
         Parallel::new(Mode::Seq)
     }
 
+    /// Used by the `#[parallel]` macro: a loop keyed by a static site.
+    #[inline]
+    pub(crate) fn with_site(site: &'static Site, mode: Mode) -> Parallel {
+        Parallel {
+            mode,
+            workers: None,
+            chunk: None,
+            label: None,
+            progress: NoProgress,
+            site: SiteRef::Static(site),
+        }
+    }
+}
+
+impl<P: ProgressSource> Parallel<P> {
     /// Pins the number of threads (CPU plans) or concurrent workers (I/O plans).
     /// `0` counts as 1; values beyond 4096 are clamped with a warning.
     ///
@@ -140,7 +162,7 @@ impl Parallel {
     /// assert_eq!(n, 8);
     /// ```
     #[inline]
-    pub fn workers(mut self, workers: usize) -> Parallel {
+    pub fn workers(mut self, workers: usize) -> Parallel<P> {
         self.workers = Some(workers);
         self
     }
@@ -152,7 +174,7 @@ impl Parallel {
     /// assert_eq!(v.len(), 1000);
     /// ```
     #[inline]
-    pub fn chunk(mut self, chunk: usize) -> Parallel {
+    pub fn chunk(mut self, chunk: usize) -> Parallel<P> {
         self.chunk = Some(chunk);
         self
     }
@@ -164,15 +186,18 @@ impl Parallel {
     /// assert!(autopar::report().to_string().contains("warm-up"));
     /// ```
     #[inline]
-    pub fn label(mut self, label: &'static str) -> Parallel {
+    pub fn label(mut self, label: &'static str) -> Parallel<P> {
         self.label = Some(label);
         self
     }
 
     /// Shows a progress bar on stderr while the loop runs — items done / total, rate
     /// and ETA (a spinner with a count for inputs of unknown length) — prefixed with
-    /// `message` (the label when `message` is empty). Drawn only when stderr is a
-    /// terminal, and finished when the call ends, also on an error or a panic.
+    /// `message`, a `&'static str` or an owned `String` (the loop's label, or its
+    /// location, when empty). Drawn only when stderr is a terminal (or into the
+    /// application's `MultiProgress`, see [`progress::set_multi_progress`]), and
+    /// finished when the call ends: `failed` on an error, `panicked` on a panic. Print
+    /// from the loop body through [`progress::suspend`] so the bar is not torn.
     ///
     /// Needs the `progress` cargo feature; without it this compiles and does nothing,
     /// so code needs no `cfg`.
@@ -182,11 +207,47 @@ impl Parallel {
     ///     .progress("Downloading")
     ///     .map(0..100u32, |i| i * 2);
     /// assert_eq!(pages[99], 198);
+    /// let files = 3;
+    /// autopar::Parallel::auto()
+    ///     .progress(format!("Hashing {files} files"))
+    ///     .for_each(0..files, |_| ());
     /// ```
+    ///
+    /// [`progress::set_multi_progress`]: crate::progress
+    /// [`progress::suspend`]: crate::progress::suspend
     #[inline]
-    pub fn progress(mut self, message: &'static str) -> Parallel {
-        self.progress = Some(message);
-        self
+    pub fn progress<M: ProgressMessage>(self, message: M) -> Parallel<M> {
+        self.with_progress(message)
+    }
+
+    /// Counts the loop's items on the application's own `bar` (feature `progress`): its
+    /// style, message and place (a `MultiProgress` of the application's) stay as the
+    /// application made them. autopar sets its length when it has none and the input's
+    /// is known, and finishes it when the call ends (`finish_using_style` on success,
+    /// `abandon` with `failed` or `panicked` in the message otherwise).
+    ///
+    /// ```
+    /// let bar = indicatif::ProgressBar::hidden().with_message("Resizing");
+    /// autopar::Parallel::cpu().progress_bar(bar.clone()).for_each(0..1000, |_| ());
+    /// assert_eq!((bar.position(), bar.length()), (1000, Some(1000)));
+    /// assert!(bar.is_finished());
+    /// ```
+    #[cfg(feature = "progress")]
+    #[inline]
+    pub fn progress_bar(self, bar: indicatif::ProgressBar) -> Parallel<indicatif::ProgressBar> {
+        self.with_progress(bar)
+    }
+
+    #[inline]
+    fn with_progress<Q>(self, progress: Q) -> Parallel<Q> {
+        Parallel {
+            mode: self.mode,
+            workers: self.workers,
+            chunk: self.chunk,
+            label: self.label,
+            progress,
+            site: self.site,
+        }
     }
 
     /// The mode this loop will run in.
@@ -196,19 +257,6 @@ impl Parallel {
     /// ```
     pub fn mode(&self) -> Mode {
         self.mode
-    }
-
-    /// Used by the `#[parallel]` macro: a loop keyed by a static site.
-    #[inline]
-    pub(crate) fn with_site(site: &'static Site, mode: Mode) -> Parallel {
-        Parallel {
-            mode,
-            workers: None,
-            chunk: None,
-            label: None,
-            progress: None,
-            site: SiteRef::Static(site),
-        }
     }
 
     #[inline]
@@ -222,7 +270,7 @@ impl Parallel {
             workers: self.workers,
             chunk: self.chunk,
             label: self.label,
-            progress: self.progress,
+            progress: self.progress.into_spec().map(Box::new),
         }
     }
 

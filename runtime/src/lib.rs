@@ -68,7 +68,7 @@
 //! | `workers = n` | [`.workers(n)`](Parallel::workers) | threads (CPU) or workers (I/O) |
 //! | `chunk = n` | [`.chunk(n)`](Parallel::chunk) | items per task |
 //! | `label = "…"` | [`.label("…")`](Parallel::label) | the loop's name in [`report()`] and logs |
-//! | `progress`, `progress = "…"` | [`.progress("…")`](Parallel::progress) | a progress bar (feature `progress`) |
+//! | `progress`, `progress = <expr>` | [`.progress("…")`](Parallel::progress) | a progress bar with this message (feature `progress`) |
 //! | `allow_nested` | — | silences the nested-parallelism warning |
 //!
 //! `workers` and `chunk` take any `usize` expression, evaluated once per call; they
@@ -164,9 +164,12 @@
 //! ## Cargo features
 //! All off by default, so the default build depends on rayon, crossbeam and libc only;
 //! code written for a feature compiles without it.
-//! - `progress`: [`Parallel::progress`] and `#[parallel(progress)]` draw an
-//!   [indicatif](https://docs.rs/indicatif) bar on stderr when it is a terminal (without
-//!   the feature they do nothing).
+//! - `progress`: [`Parallel::progress`] (a `&'static str` or an owned `String`),
+//!   `Parallel::progress_bar` (the application's own bar) and `#[parallel(progress)]`
+//!   draw an [indicatif](https://docs.rs/indicatif) bar on stderr when it is a terminal,
+//!   or in the application's `MultiProgress`; see [`progress`] for nesting, output from
+//!   loop bodies ([`progress::suspend`]) and how bars end. Without the feature they do
+//!   nothing.
 //! - `tracing`: each new or changed decision is an `INFO` event of target `autopar`
 //!   (site, label, n, plan, workers, chunk, per-item ns, CPU fraction, spread, predicted
 //!   speedup); at `DEBUG`, each call is a span `autopar.call` with its `elapsed_ns`.
@@ -202,7 +205,7 @@ mod persist;
 mod placement;
 pub mod policy;
 mod profile;
-mod progress;
+pub mod progress;
 mod report;
 mod site;
 mod sync;

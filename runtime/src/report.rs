@@ -22,7 +22,7 @@ use crate::site::{self, Entry, UNKNOWN_LEN_CLASS, load_f64};
 /// ```
 ///
 /// With the `serde` feature, `Report` serializes with its schema version as a field,
-/// `"schema"`, in every format (see [`Report::SCHEMA_VERSION`]); deserializing a report of
+/// `"schema"`, in every format (`Report::SCHEMA_VERSION`); deserializing a report of
 /// a newer schema is an error rather than a silent misreading.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]

@@ -54,15 +54,15 @@ const TRIAL_MIN_NS: f64 = 8_000.0;
 const UNKNOWN_LEN_FACTOR: usize = 8;
 
 /// Everything about one call except the input and the body.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct CallSpec {
     pub(crate) site: &'static Site,
     pub(crate) mode: Mode,
     pub(crate) workers: Option<usize>,
     pub(crate) chunk: Option<usize>,
     pub(crate) label: Option<&'static str>,
-    /// `.progress(message)`: show a progress bar (feature `progress`).
-    pub(crate) progress: Option<&'static str>,
+    /// `.progress(..)`: show a progress bar (feature `progress`).
+    pub(crate) progress: Option<Box<crate::progress::ProgressSpec>>,
 }
 
 /// Runs one call: the general form every public method lowers to.
@@ -108,7 +108,7 @@ where
             fold: &fold,
         });
     }
-    let progress = crate::progress::start(spec.progress, entry, || input.exact_len());
+    let progress = crate::progress::start(spec.progress.as_deref(), entry, || input.exact_len());
     let work = Work::new(&init, &fold, &combine)
         .with_progress(progress)
         .with_span(trace.task_span());

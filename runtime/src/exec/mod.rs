@@ -195,6 +195,10 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
             }
             Err(payload) => {
                 self.outcome.panic(payload);
+                // At once: a bar that kept redrawing would draw over the panic's message.
+                if let Some(progress) = &self.progress {
+                    progress.end(crate::progress::Ended::Panicked);
+                }
                 None
             }
         }
@@ -227,7 +231,7 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
     /// the accumulator.
     pub(crate) fn finish<A>(self, result: Option<A>) -> Result<A, E> {
         if let Some(progress) = &self.progress {
-            progress.end(self.outcome.failed());
+            progress.end(self.outcome.ended());
         }
         self.outcome.finish(result)
     }
@@ -279,6 +283,18 @@ impl<E> Outcome<E> {
         self.failed()
             && (self.panicked.load(Ordering::Relaxed)
                 || position > self.first_error_at.load(Ordering::Relaxed))
+    }
+
+    /// How the call ended, as its progress bar says it.
+    pub(crate) fn ended(&self) -> crate::progress::Ended {
+        use crate::progress::Ended;
+        if self.panicked.load(Ordering::Relaxed) {
+            Ended::Panicked
+        } else if self.failed() {
+            Ended::Failed
+        } else {
+            Ended::Done
+        }
     }
 
     /// Records an item's error: the call stops and returns the earliest one.

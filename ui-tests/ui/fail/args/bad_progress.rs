@@ -25,4 +25,12 @@ fn main() {
     a(&[]);
     b(&[]);
     c(&[]);
+    d(&[]);
+}
+
+#[parallel(io, progress = 42u32 + 1)]
+fn d(v: &[u32]) {
+    for x in v {
+        std::hint::black_box(x);
+    }
 }
