@@ -189,6 +189,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+mod chain;
 mod clock;
 mod collect;
 mod engine;
@@ -208,6 +209,7 @@ mod sync;
 mod trace;
 
 pub use api::{Mode, Parallel};
+pub use chain::{Chain, IntoChain, ZipWith, chain};
 pub use autopar_macros::parallel;
 pub use input::{IntoParallelInput, Iter, ParallelInput, iter};
 pub use persist::{load_profile, save_profile};
