@@ -14,10 +14,14 @@ use std::time::Instant;
 use autopar::parallel;
 use rayon::prelude::*;
 
+/// A named variant of a case, run once per repetition.
+type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
 /// One function per mode for a loop body: `plain` (no attribute), `auto`
 /// (`#[parallel]`) and `seq` (`#[parallel(seq)]`).
 macro_rules! variants {
     ($name:ident, ($($p:ident: $t:ty),*) -> $r:ty, $body:block) => {
+        #[allow(dead_code, clippy::needless_range_loop)]
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -177,7 +181,7 @@ variants!(read_dir_count, (d: &std::path::Path) -> u64, {
 });
 
 /// Medians (ns) of `reps` interleaved repetitions of every variant.
-fn measure(reps: usize, variants: &mut [(&'static str, Box<dyn FnMut() + '_>)]) -> Vec<f64> {
+fn measure(reps: usize, variants: &mut [Variant<'_>]) -> Vec<f64> {
     let mut samples = vec![Vec::with_capacity(reps); variants.len()];
     // Warm-up: autopar's sites decide, caches and pools are warm.
     for _ in 0..5 {
@@ -210,7 +214,7 @@ fn fmt(ns: f64) -> String {
 }
 
 /// Rayon's default and the best `with_min_len` of a few, per case.
-fn tuned<F: Fn(usize)>(f: &F) -> [(&'static str, Box<dyn FnMut() + '_>); 4] {
+fn tuned<F: Fn(usize)>(f: &F) -> [Variant<'_>; 4] {
     [
         ("rayon", Box::new(move || f(1))),
         ("rayon 1k", Box::new(move || f(1 << 10))),
@@ -236,7 +240,7 @@ impl Row {
 macro_rules! indexed_case {
     ($rows:ident, $reps:ident, $label:expr, $chain:ident, $range:ident, ($($arg:expr),*), $rayon:expr) => {{
         let rayon_fn = $rayon;
-        let mut variants: Vec<(&'static str, Box<dyn FnMut()>)> = vec![
+        let mut variants: Vec<Variant<'_>> = vec![
             ("plain", Box::new(|| { black_box($chain::plain($($arg),*)); })),
             ("range seq", Box::new(|| { black_box($range::seq($($arg),*)); })),
             ("chain seq", Box::new(|| { black_box($chain::seq($($arg),*)); })),
@@ -399,7 +403,7 @@ fn main() {
                 .with_min_len(m)
                 .for_each(|x| *x = x.wrapping_mul(3) ^ 1);
         };
-        let mut variants: Vec<(&'static str, Box<dyn FnMut()>)> = vec![
+        let mut variants: Vec<Variant<'_>> = vec![
             ("plain", Box::new(|| iter_mut::plain(&mut buf.borrow_mut()))),
             (
                 "range seq",
@@ -485,7 +489,7 @@ fn main() {
         std::fs::write(dir.join(format!("f{i}")), b"x").unwrap();
     }
     let mut unknown: Vec<(&str, Vec<f64>)> = Vec::new();
-    let mut variants: Vec<(&'static str, Box<dyn FnMut()>)> = vec![
+    let mut variants: Vec<Variant<'_>> = vec![
         (
             "split plain",
             Box::new(|| {

@@ -6,7 +6,9 @@ use autopar::{Parallel, chain, parallel};
 use proptest::prelude::*;
 
 /// Every plan, with forced chunk sizes: each call builds a fresh `Parallel`.
-fn plans() -> Vec<(&'static str, fn() -> Parallel)> {
+type Plan = (&'static str, fn() -> Parallel);
+
+fn plans() -> Vec<Plan> {
     vec![
         ("seq", Parallel::seq),
         ("auto", Parallel::auto),
@@ -196,7 +198,7 @@ modes!(fallible, (v: &[u16], fail_at: usize) -> Result<Vec<usize>, usize>, {
     Ok(out)
 });
 
-modes!(writes, (v: &mut Vec<u32>, size: usize) -> Vec<u32>, {
+modes!(writes, (v: &mut [u32], size: usize) -> Vec<u32>, {
     for (i, c) in v.chunks_mut(size).enumerate() {
         for x in c {
             *x = x.wrapping_add(i as u32);
@@ -205,7 +207,7 @@ modes!(writes, (v: &mut Vec<u32>, size: usize) -> Vec<u32>, {
     for x in v.iter_mut() {
         *x = x.rotate_left(3);
     }
-    v.clone()
+    v.to_vec()
 });
 
 modes!(streams, (text: &str) -> Vec<usize>, {
@@ -240,12 +242,12 @@ proptest! {
         for got in fallible::all(&v, fail_at) {
             prop_assert_eq!(got, fallible::plain(&v, fail_at));
         }
-        let expected = writes::plain(&mut v.iter().map(|&x| x as u32).collect(), size);
+        let expected = writes::plain(&mut v.iter().map(|&x| x as u32).collect::<Vec<_>>(), size);
         let got = [
-            writes::auto(&mut v.iter().map(|&x| x as u32).collect(), size),
-            writes::seq(&mut v.iter().map(|&x| x as u32).collect(), size),
-            writes::cpu(&mut v.iter().map(|&x| x as u32).collect(), size),
-            writes::io(&mut v.iter().map(|&x| x as u32).collect(), size),
+            writes::auto(&mut v.iter().map(|&x| x as u32).collect::<Vec<_>>(), size),
+            writes::seq(&mut v.iter().map(|&x| x as u32).collect::<Vec<_>>(), size),
+            writes::cpu(&mut v.iter().map(|&x| x as u32).collect::<Vec<_>>(), size),
+            writes::io(&mut v.iter().map(|&x| x as u32).collect::<Vec<_>>(), size),
         ];
         for got in got {
             prop_assert_eq!(&got, &expected);
