@@ -6,11 +6,11 @@ use std::ops::Range;
 
 use crate::Parallel;
 pub use crate::api::Mode;
+pub use crate::chain::{BaseCall, ChunksExactK, ChunksK, ChunksMutK, Pick, SeqChain, WindowsK};
+use crate::chain::{Chain, IntoChain};
 pub use crate::input::IntoParallelInput;
 use crate::input::{IndexedMut, Iter};
 pub use crate::site::Site;
-pub use crate::chain::{BaseCall, ChunksExactK, ChunksK, ChunksMutK, Pick, SeqChain, WindowsK};
-use crate::chain::{Chain, IntoChain};
 
 /// The loop at `site`, in `mode`.
 #[inline]

@@ -209,8 +209,8 @@ mod sync;
 mod trace;
 
 pub use api::{Mode, Parallel};
-pub use chain::{Chain, IntoChain, ZipWith, chain};
 pub use autopar_macros::parallel;
+pub use chain::{Chain, IntoChain, ZipWith, chain};
 pub use input::{IntoParallelInput, Iter, ParallelInput, iter};
 pub use persist::{load_profile, save_profile};
 pub use report::{ClassReport, Report, SiteReport, report};
