@@ -149,12 +149,20 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
             // must live until the end of the `let` statement, as they live
             // until the end of a `for` loop (edition 2024 drops a block's
             // tail temporaries at the end of the block).
+            // An iterator chain (`v.iter().enumerate()`) is built by the runtime, so
+            // that it can be split by index (see `chains`).
+            let chain = crate::chains::rewrite(expr);
+            let chain_traits = chain.is_some().then(|| {
+                quote_spanned!(span=> use ::autopar::__private::{ViaChain as _, ViaSeqChain as _};)
+            });
+            let expr = chain.unwrap_or_else(|| expr.to_token_stream());
             let input = quote_spanned! {at=>
                 (&::autopar::__private::InputWrap::new(#expr)).__autopar_input()
             };
             let traits = quote_spanned! {span=>
                 #[allow(unused_imports)]
                 use ::autopar::__private::{ViaInput as _, ViaIter as _};
+                #chain_traits
             };
             (Some(traits), input, parts.pat.to_token_stream())
         }

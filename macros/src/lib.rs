@@ -18,6 +18,7 @@
 //! next to the errors.
 
 mod args;
+mod chains;
 mod ctxt;
 mod expand;
 mod item;

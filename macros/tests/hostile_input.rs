@@ -13,6 +13,8 @@ extern crate proc_macro;
 
 #[path = "../src/args.rs"]
 mod args;
+#[path = "../src/chains.rs"]
+mod chains;
 #[path = "../src/ctxt.rs"]
 mod ctxt;
 #[path = "../src/expand.rs"]

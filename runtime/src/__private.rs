@@ -6,6 +6,8 @@ use std::ops::Range;
 
 use crate::Parallel;
 pub use crate::api::Mode;
+pub use crate::chain::{BaseCall, ChunksExactK, ChunksK, ChunksMutK, Pick, SeqChain, WindowsK};
+use crate::chain::{Chain, IntoChain};
 pub use crate::input::IntoParallelInput;
 use crate::input::{IndexedMut, Iter};
 pub use crate::site::Site;
@@ -96,4 +98,56 @@ pub fn indexed_mut<T: Send>(
 ) -> impl IntoParallelInput<Item = (usize, &mut T)> {
     IndexedMut::new(slice, range)
 }
+
+/// A loop input's iterator chain, before the autoref-specialised choice between an
+/// indexed [`Chain`] ([`ViaChain`]) and std's chain ([`ViaSeqChain`]): the base of the
+/// chain, and each `zip` argument, goes through one.
+pub struct ChainWrap<T>(Cell<Option<T>>);
+
+impl<T> ChainWrap<T> {
+    /// Wraps a chain's base.
+    #[inline]
+    pub fn new(base: T) -> Self {
+        ChainWrap(Cell::new(Some(base)))
+    }
+
+    fn take(&self) -> T {
+        self.0
+            .take()
+            .expect("autopar: a chain's base is converted exactly once")
+    }
+}
+
+/// Preferred: a base autopar splits by index (a slice's `iter()`, a range, ...).
+pub trait ViaChain {
+    /// The chain.
+    type Chain;
+    /// Starts the chain.
+    fn __autopar_chain(&self) -> Self::Chain;
+}
+
+impl<T: IntoChain> ViaChain for ChainWrap<T> {
+    type Chain = Chain<T::Producer>;
+    #[inline]
+    fn __autopar_chain(&self) -> Self::Chain {
+        self.take().into_chain()
+    }
+}
+
+/// Fallback: any other iterable; the chain's methods are then std's.
+pub trait ViaSeqChain<T> {
+    /// The chain.
+    type Chain;
+    /// Starts the chain.
+    fn __autopar_chain(&self) -> Self::Chain;
+}
+
+impl<T: IntoIterator> ViaSeqChain<T> for &ChainWrap<T> {
+    type Chain = SeqChain<T::IntoIter>;
+    #[inline]
+    fn __autopar_chain(&self) -> Self::Chain {
+        SeqChain(self.take().into_iter())
+    }
+}
+
 pub use crate::reduce;

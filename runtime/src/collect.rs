@@ -107,6 +107,15 @@ impl<'o, T, R: Send, B: Fn(T) -> R> FoldItems<Part<'o, R>, T> for MapFold<'_, B>
         part.extend(items.map(self.0));
         Ok(part)
     }
+
+    #[inline]
+    fn fold_stream<I: Iterator<Item = T>>(
+        &self,
+        part: Part<'o, R>,
+        items: I,
+    ) -> Result<Part<'o, R>, Infallible> {
+        self.fold_items(part, items)
+    }
 }
 
 /// A task's (or several adjacent tasks') outputs so far.

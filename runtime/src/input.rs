@@ -181,8 +181,8 @@ enum RangeShape<T> {
 /// ranges, and their `len` is not inlined across crates, which shows on tiny loops.
 #[doc(hidden)]
 pub struct IntRange<T> {
-    start: T,
-    len: usize,
+    pub(crate) start: T,
+    pub(crate) len: usize,
 }
 
 /// The items of an [`IntRange`].

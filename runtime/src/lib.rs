@@ -193,6 +193,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+mod chain;
 mod clock;
 mod collect;
 mod engine;
@@ -213,6 +214,7 @@ mod trace;
 
 pub use api::{Mode, Parallel};
 pub use autopar_macros::parallel;
+pub use chain::{Chain, IntoChain, ZipWith, chain};
 pub use input::{IntoParallelInput, Iter, ParallelInput, iter};
 pub use persist::{load_profile, save_profile};
 pub use report::{ClassReport, Report, SiteReport, report};

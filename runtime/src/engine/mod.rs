@@ -8,7 +8,7 @@
 
 mod standby;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::iter::plumbing::Producer;
@@ -99,14 +99,25 @@ where
     }
     let trace = crate::trace::call(entry, spec.mode);
     let input = input.into_parallel_input();
-    if spec.progress.is_none()
-        && let Some(len) = input.exact_len()
-        && warm_sequential(entry, spec.mode, len)
-    {
-        return input.drive(Sequentially {
-            init: &init,
-            fold: &fold,
-        });
+    if spec.progress.is_none() {
+        let len = input.exact_len();
+        if let Some(len) = len
+            && warm_sequential(entry, spec.mode, len)
+        {
+            return input.drive(Sequentially {
+                init: &init,
+                fold: &fold,
+            });
+        }
+        if len.is_none()
+            && let Some(items) = warm_sequential_stream(entry, spec.mode)
+        {
+            return input.drive(SequentiallyCounted {
+                init: &init,
+                fold: &fold,
+                items,
+            });
+        }
     }
     let progress = crate::progress::start(spec.progress.as_deref(), entry, || input.exact_len());
     let work = Work::new(&init, &fold, &combine)
@@ -149,6 +160,23 @@ fn warm_sequential(entry: &'static Entry, mode: Mode, len: usize) -> bool {
     true
 }
 
+/// [`warm_sequential`] for an input of unknown length: whether this call may run as a
+/// plain loop, and the counter its items are added to (counted as the loop runs).
+#[inline]
+fn warm_sequential_stream(entry: &'static Entry, mode: Mode) -> Option<&'static AtomicU64> {
+    if !matches!(mode, Mode::Auto | Mode::Seq) || cpu_slots::needed_here() {
+        return None;
+    }
+    let state = entry.classes.get(site::size_class(None));
+    if state.plan.load(Ordering::Acquire) != SEQUENTIAL_PACKED
+        || is_timed(state, state.calls.load(Ordering::Relaxed))
+    {
+        return None;
+    }
+    bump(&state.calls, 1);
+    Some(&state.items)
+}
+
 /// Whether the call numbered `calls` of this size class is timed: every call while
 /// `time_every_call` is set, else one in [`TINY_CALL_SAMPLING`].
 #[inline]
@@ -184,7 +212,46 @@ where
     #[inline]
     fn sequential<I: Iterator<Item = T> + Send>(self, iter: I) -> Result<A, E> {
         let start = TaskStart::new(Position::Batch(0), iter.size_hint().0);
-        self.fold.fold_items((self.init)(start), iter)
+        self.fold.fold_stream((self.init)(start), iter)
+    }
+}
+
+/// [`Sequentially`] for an input of unknown length (see [`warm_sequential_stream`]):
+/// counts the items in a local as they pass, which costs the plain loop an add, where
+/// the engine's `Counted` wrapper around the iterator cost some loops 2×.
+struct SequentiallyCounted<'f, Init, Fold> {
+    init: &'f Init,
+    fold: &'f Fold,
+    items: &'static AtomicU64,
+}
+
+impl<T, A, E, Init, Fold> Drive<T> for SequentiallyCounted<'_, Init, Fold>
+where
+    T: Send,
+    Init: Fn(TaskStart) -> A,
+    Fold: FoldItems<A, T, Error = E>,
+{
+    type Output = Result<A, E>;
+
+    #[inline]
+    fn indexed<P: Producer<Item = T>>(self, items: Span<P>) -> Result<A, E> {
+        bump(self.items, items.len() as u64);
+        Sequentially {
+            init: self.init,
+            fold: self.fold,
+        }
+        .indexed(items)
+    }
+
+    #[inline]
+    fn sequential<I: Iterator<Item = T> + Send>(self, iter: I) -> Result<A, E> {
+        let start = TaskStart::new(Position::Batch(0), iter.size_hint().0);
+        let mut taken = 0u64;
+        let result = self
+            .fold
+            .fold_stream((self.init)(start), iter.inspect(|_| taken += 1));
+        bump(self.items, taken);
+        result
     }
 }
 

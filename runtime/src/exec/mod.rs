@@ -83,6 +83,19 @@ pub(crate) trait FoldItems<A, T> {
         let mut items = items;
         items.try_fold(acc, |acc, item| self.fold_item(acc, item))
     }
+
+    /// Folds the items of an iterator of unknown length, in order, stopping at the
+    /// first error: a `for` loop, as the user wrote it, pulling with `next` as the
+    /// plain loop does. (`try_fold` runs some iterators, `filter` among them, 2× slower
+    /// than their `next`; indexed inputs are the other way round.)
+    #[inline]
+    fn fold_stream<I: Iterator<Item = T>>(&self, acc: A, items: I) -> Result<A, Self::Error> {
+        let mut acc = acc;
+        for item in items {
+            acc = self.fold_item(acc, item)?;
+        }
+        Ok(acc)
+    }
 }
 
 impl<A, T, E, F: Fn(A, T) -> Result<A, E>> FoldItems<A, T> for F {
@@ -185,7 +198,10 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         let run = AssertUnwindSafe(|| {
             let items = items;
             let start = TaskStart::new(position, items.size_hint().0);
-            self.fold.fold_items((self.init)(start), items)
+            match position {
+                Position::Item(_) => self.fold.fold_items((self.init)(start), items),
+                Position::Batch(_) => self.fold.fold_stream((self.init)(start), items),
+            }
         });
         match catch_unwind(run) {
             Ok(Ok(acc)) => Some(acc),
