@@ -195,20 +195,32 @@ impl ThreadClock {
 mod tests {
     use super::*;
 
+    /// Spins until this thread's CPU clock reads `ns` past `from`; false if 10 s of wall
+    /// time were not enough.
+    fn spin_until_cpu_advances(from: u64, ns: u64) -> bool {
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < give_up {
+            for _ in 0..1000 {
+                std::hint::spin_loop();
+            }
+            if thread_cpu_ns().unwrap() >= from + ns {
+                return true;
+            }
+        }
+        false
+    }
+
     #[test]
     fn thread_cpu_clock_counts_work_not_sleep() {
         let Some(start) = thread_cpu_ns() else { return };
         std::thread::sleep(std::time::Duration::from_millis(20));
         let after_sleep = thread_cpu_ns().unwrap();
-        let spin_until = std::time::Instant::now() + std::time::Duration::from_millis(20);
-        while std::time::Instant::now() < spin_until {
-            std::hint::spin_loop();
-        }
-        let after_spin = thread_cpu_ns().unwrap();
         assert!(after_sleep - start < 10_000_000, "sleeping used CPU time");
+        // Spin until the clock shows 20 ms of work: on a loaded machine that takes more
+        // wall time, never forever, unless the clock does not count work.
         assert!(
-            after_spin - after_sleep > 10_000_000,
-            "spinning used no CPU time"
+            spin_until_cpu_advances(after_sleep, 20_000_000),
+            "spinning for seconds used no CPU time"
         );
     }
 
@@ -295,14 +307,11 @@ mod tests {
             return;
         };
         let mine = thread_cpu_ns().unwrap();
-        let spin_until = std::time::Instant::now() + std::time::Duration::from_millis(20);
-        while std::time::Instant::now() < spin_until {
-            std::hint::spin_loop();
-        }
+        assert!(spin_until_cpu_advances(mine, 20_000_000));
         let seen = std::thread::scope(|s| s.spawn(|| clock.read_ns()).join().unwrap()).unwrap();
         assert!(
             seen >= mine + 10_000_000,
-            "read {seen} ns, this thread had {mine} ns before spinning 20 ms"
+            "read {seen} ns, this thread had {mine} ns before spinning 20 ms of CPU"
         );
     }
 }
