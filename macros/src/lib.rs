@@ -5,9 +5,12 @@
 //!
 //! The crate is split by job:
 //! * `args`: parsing `#[parallel(MODE, OPTIONS..)]`;
-//! * `item`: what the attribute is on, which loops it rewrites;
+//! * `item`: what the attribute is on, which loops it rewrites; `discover`:
+//!   which loops an unmarked fn's attribute takes;
 //! * `scan`: analysis of a loop body (control flow, reductions, indexed
-//!   writes, nesting) and its diagnostics;
+//!   writes, nesting) and its diagnostics; `reduction`: the shapes of the
+//!   reduction statements; `scope`: which names the body binds where;
+//!   `mutation`: calls that change outer variables;
 //! * `translate`: rewriting the body into the engine's fold closure;
 //! * `params`: loop inputs the fn's signature shows the runtime can't take;
 //! * `expand`: generating the call into the runtime;
@@ -19,11 +22,15 @@
 
 mod args;
 mod ctxt;
+mod discover;
 mod expand;
 mod item;
 mod lint;
+mod mutation;
 mod params;
+mod reduction;
 mod scan;
+mod scope;
 #[cfg(test)]
 mod snapshot;
 mod syntax;
