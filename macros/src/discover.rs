@@ -58,7 +58,8 @@ mod tests {
         impl<'ast> Visit<'ast> for Inputs {
             fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
                 if f.attrs.iter().any(is_parallel_attr) {
-                    self.0.push(quote::ToTokens::to_token_stream(&f.expr).to_string());
+                    self.0
+                        .push(quote::ToTokens::to_token_stream(&f.expr).to_string());
                 }
                 visit::visit_expr_for_loop(self, f);
             }
@@ -84,7 +85,7 @@ mod tests {
         }";
         assert_eq!(
             taken(body),
-            ["a", "b", "d", "f", "g", "i", "j", "l", "m", "o", "r"]
+            ["a", "b", "d", "f", "g", "i", "j", "l", "m", "o", "p", "r"]
         );
     }
 

@@ -48,7 +48,11 @@ pub trait EntryTarget {
     ) -> &mut Self::Value;
 
     /// Merges `later` (the map of later items) into `earlier`.
-    fn merge(earlier: &mut Self::Partial, later: Self::Partial, combine: fn(&mut Self::Value, Self::Value));
+    fn merge(
+        earlier: &mut Self::Partial,
+        later: Self::Partial,
+        combine: fn(&mut Self::Value, Self::Value),
+    );
 
     /// Applies a merged map to the user's map.
     fn apply(&mut self, partial: Self::Partial, apply: fn(&mut Self::Value, Self::Value));
@@ -87,7 +91,10 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> EntryTarget for HashMap<K, V, S>
         first: impl FnOnce() -> V,
         identity: fn() -> V,
     ) -> &mut V {
-        &mut partial.entry(key).or_insert_with(|| (first(), identity())).1
+        &mut partial
+            .entry(key)
+            .or_insert_with(|| (first(), identity()))
+            .1
     }
 
     fn merge(earlier: &mut Self::Partial, later: Self::Partial, combine: fn(&mut V, V)) {
@@ -138,7 +145,10 @@ impl<K: Ord, V> EntryTarget for BTreeMap<K, V> {
         first: impl FnOnce() -> V,
         identity: fn() -> V,
     ) -> &mut V {
-        &mut partial.entry(key).or_insert_with(|| (first(), identity())).1
+        &mut partial
+            .entry(key)
+            .or_insert_with(|| (first(), identity()))
+            .1
     }
 
     fn merge(earlier: &mut Self::Partial, later: Self::Partial, combine: fn(&mut V, V)) {
@@ -189,7 +199,11 @@ impl<M: EntryTarget> EntryTarget for &mut M {
         M::slot(partial, key, first, identity)
     }
 
-    fn merge(earlier: &mut Self::Partial, later: Self::Partial, combine: fn(&mut M::Value, M::Value)) {
+    fn merge(
+        earlier: &mut Self::Partial,
+        later: Self::Partial,
+        combine: fn(&mut M::Value, M::Value),
+    ) {
         M::merge(earlier, later, combine);
     }
 
