@@ -17,7 +17,7 @@ use super::{Arith, Bits, Product, Sum};
 
 /// Arrays, slices and `Vec`s whose elements `a[i] OP= e` reduces into.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` can't be reduced by `{Self}[i] += e` in a parallel loop",
+    message = "`{Self}` can't be reduced by element (`a[i] += e`) in a parallel loop",
     label = "autopar reduces elements of arrays, slices, `Vec`s and `VecDeque`s",
     note = "reduce into a `Vec` declared before the loop, then copy it where it belongs after the loop"
 )]

@@ -23,7 +23,7 @@ use super::{Arith, Bits, Product, Sum, Witness};
 
 /// Std maps that `*map.entry(k).or_insert(v) OP= e` reduces into.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` can't be reduced by `*{Self}.entry(k).or_insert(v) += e` in a parallel loop",
+    message = "`{Self}` can't be reduced by entry (`*map.entry(k).or_insert(v) += e`) in a parallel loop",
     label = "autopar reduces entries of `HashMap` and `BTreeMap` only",
     note = "collect pairs with `v.push((k, e))` into a `Vec` declared before the loop, then build the map after the loop"
 )]
@@ -223,23 +223,37 @@ impl<M> Clone for EntryWitness<M> {
 
 impl<M> Copy for EntryWitness<M> {}
 
-impl<M: EntryTarget> Witness<M> {
+impl<M> Witness<M> {
     /// The witness of an entry reduction of this map.
+    ///
+    /// The bound is on the method, not the `impl`, so that a type that is not a map
+    /// fails on it with [`EntryTarget`]'s message rather than "method not found".
     #[inline]
-    pub fn entries(self) -> EntryWitness<M> {
+    pub fn entries(self) -> EntryWitness<M>
+    where
+        M: EntryTarget,
+    {
         EntryWitness(PhantomData)
     }
 }
 
-impl<M: EntryTarget> EntryWitness<M> {
-    fn ops(self, ops: Arith<M::Value>) -> EntryOps<M> {
+// Bounds on the methods, not the `impl`: a type that is not a map then fails once,
+// on `entries`, with `EntryTarget`'s message.
+impl<M> EntryWitness<M> {
+    fn ops(self, ops: Arith<M::Value>) -> EntryOps<M>
+    where
+        M: EntryTarget,
+    {
         EntryOps {
             ops,
             _map: PhantomData,
         }
     }
 
-    fn values(self) -> Witness<M::Value> {
+    fn values(self) -> Witness<M::Value>
+    where
+        M: EntryTarget,
+    {
         Witness(PhantomData)
     }
 
@@ -247,6 +261,7 @@ impl<M: EntryTarget> EntryWitness<M> {
     #[inline]
     pub fn sum(self) -> EntryOps<M>
     where
+        M: EntryTarget,
         M::Value: Sum,
     {
         self.ops(self.values().sum())
@@ -256,6 +271,7 @@ impl<M: EntryTarget> EntryWitness<M> {
     #[inline]
     pub fn difference(self) -> EntryOps<M>
     where
+        M: EntryTarget,
         M::Value: Sum,
     {
         self.ops(self.values().difference())
@@ -265,6 +281,7 @@ impl<M: EntryTarget> EntryWitness<M> {
     #[inline]
     pub fn product(self) -> EntryOps<M>
     where
+        M: EntryTarget,
         M::Value: Product,
     {
         self.ops(self.values().product())
@@ -274,6 +291,7 @@ impl<M: EntryTarget> EntryWitness<M> {
     #[inline]
     pub fn bit_or(self) -> EntryOps<M>
     where
+        M: EntryTarget,
         M::Value: Bits,
     {
         self.ops(self.values().bit_or())
@@ -283,6 +301,7 @@ impl<M: EntryTarget> EntryWitness<M> {
     #[inline]
     pub fn bit_and(self) -> EntryOps<M>
     where
+        M: EntryTarget,
         M::Value: Bits,
     {
         self.ops(self.values().bit_and())
@@ -292,6 +311,7 @@ impl<M: EntryTarget> EntryWitness<M> {
     #[inline]
     pub fn bit_xor(self) -> EntryOps<M>
     where
+        M: EntryTarget,
         M::Value: Bits,
     {
         self.ops(self.values().bit_xor())
