@@ -215,7 +215,7 @@ impl<A: ElementTarget + ?Sized> ElementOps<A> {
     }
 
     /// Combines the array of later items, `part`, into `acc`, element by element.
-    pub fn combine(self, acc: &mut Vec<A::Elem>, part: Vec<A::Elem>) {
+    pub fn combine(self, acc: &mut [A::Elem], part: Vec<A::Elem>) {
         for (a, p) in acc.iter_mut().zip(part) {
             (self.ops.combine)(a, p);
         }
