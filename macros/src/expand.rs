@@ -13,7 +13,7 @@
 //!         .try_fold(
 //!             (&InputWrap::new(EXPR)).__autopar_input(),     // autoref-selected input
 //!             move || (__autopar_w0.zero(),),                // fresh partials
-//!             |(mut total,), PAT| { BODY; return Ok((total,)); },
+//!             |(mut total,), PAT| { 'body: { BODY } return Ok((total,)); },
 //!             |(mut a0,), (b0,)| { a0 += b0; (a0,) },        // left = earlier items
 //!         );
 //!     let Ok((p0,)) = __autopar_result;                     // or `match`, returning the error
@@ -36,9 +36,10 @@ use syn::{Attribute, Block, Expr, Ident, Pat};
 
 use crate::args::Args;
 use crate::lint::{Warning, emit};
-use crate::scan::{Kind, Reduction, Scan};
+use crate::reduction::{Kind, Place};
+use crate::scan::{Reduction, Scan};
 use crate::syntax::{gen_span, local_ident};
-use crate::translate::{SLOT, partials_tuple};
+use crate::translate::{BODY_LABEL, SLOT, partials_tuple};
 
 /// What the fn does with an error that stopped the loop.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -62,6 +63,8 @@ pub struct LoopParts {
     pub input: Expr,
     /// The translated body.
     pub body: Block,
+    /// The body has `continue`s, translated as `break`s out of its block.
+    pub continues: bool,
     /// The loop's options (fn's overlaid with the loop's own).
     pub args: Args,
     /// The analysis.
@@ -100,7 +103,19 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
             let ops = Ident::new(ops, at);
             quote_spanned!(at=> .#ops())
         });
-        quote_spanned!(at=> let #w = ::autopar::__private::reduce::witness(&#x) #ops;)
+        match r.place {
+            Place::Whole => {
+                quote_spanned!(at=> let #w = ::autopar::__private::reduce::witness(&#x) #ops;)
+            }
+            // A map of the task's own, merged by key.
+            Place::Entry => quote_spanned! {at=>
+                let #w = ::autopar::__private::reduce::witness(&#x).entries() #ops;
+            },
+            // An array of the task's own, as long as `x` is now.
+            Place::Element => {
+                quote_spanned!(at=> let #w = ::autopar::__private::reduce::elements(&#x) #ops;)
+            }
+        }
     });
     let inits = reductions.iter().zip(&witnesses).map(|(r, w)| {
         let at = gen_span(r.ident.span());
@@ -175,7 +190,12 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
     let partials = partials_tuple(reductions, for_span);
     let stmts = &parts.body.stmts;
     let body_span = gen_span(parts.body.brace_token.span.join());
-    let body = quote_spanned!(body_span=> { #(#stmts)* });
+    let body = if parts.continues {
+        let label = syn::Lifetime::new(BODY_LABEL, crate::syntax::local_span(body_span));
+        quote_spanned!(body_span=> #label: { #(#stmts)* })
+    } else {
+        quote_spanned!(body_span=> { #(#stmts)* })
+    };
 
     // combine(left, right): `left` holds the earlier items.
     let lefts: Vec<Ident> = (0..reductions.len())

@@ -4,7 +4,8 @@
 //! * On a fn: the loops marked `#[parallel(..)]` anywhere in the body (not
 //!   in nested items, which expand on their own) are rewritten, outermost
 //!   first, each with the fn's options overlaid by its own. If no loop is
-//!   marked, the `for` loops that are direct statements of the body are.
+//!   marked, every outermost `for` loop of the body is (see
+//!   [`crate::discover`]).
 //! * On anything else: a spanned error. A `for` loop whose fn is not
 //!   annotated lands here too (rustc runs the macro as error recovery after
 //!   rejecting the attribute), and gets an error saying what to do.
@@ -19,6 +20,7 @@ use syn::{Expr, ExprForLoop, ItemFn, Stmt};
 
 use crate::args::Args;
 use crate::ctxt::{Ctxt, help};
+use crate::discover::mark_outermost;
 use crate::expand::{LoopParts, Propagate, expand_loop};
 use crate::lint::{Warning, line_of};
 use crate::params::{Unsendable, check_input, unsendable_params};
@@ -109,30 +111,18 @@ fn expand_fn(f: ItemFn, args: &Args, cx: Ctxt) -> TokenStream {
     let mut finder = Finder { cx: &cx, marked: 0 };
     finder.visit_block_mut(&mut f.block);
     let mut warnings = Vec::new();
-    if finder.marked == 0 {
-        let mut direct = 0;
-        for stmt in &mut f.block.stmts {
-            if let Stmt::Expr(Expr::ForLoop(for_loop), _) = stmt {
-                let span = for_loop.for_token.span;
-                for_loop
-                    .attrs
-                    .push(syn::parse_quote_spanned!(span=> #[parallel]));
-                direct += 1;
-            }
-        }
-        if direct == 0 {
-            let name = &f.sig.ident;
-            warnings.push(Warning {
-                span: name.span(),
-                name: "no_parallel_loop",
-                note: help(
-                    format!(
-                        "`#[parallel]` on `fn {name}` found no `for` loop to run in parallel: none is marked `#[parallel]` and none is a direct statement of the body"
-                    ),
-                    "mark the loops to run in parallel with `#[parallel]`, or remove the attribute",
+    if finder.marked == 0 && mark_outermost(&mut f.block) == 0 {
+        let name = &f.sig.ident;
+        warnings.push(Warning {
+            span: name.span(),
+            name: "autopar_found_no_for_loop",
+            note: help(
+                format!(
+                    "#[parallel] found no `for` loop to run in parallel in `fn {name}` (it takes the outermost `for` loops of the body, not those inside closures, async blocks or macro calls)"
                 ),
-            });
-        }
+                "remove the attribute, or mark a loop inside a closure with its own `#[parallel]`",
+            ),
+        });
     }
 
     let ret = ret_mode(&f.sig);
@@ -446,12 +436,18 @@ impl Rewriter<'_> {
         }
 
         let plan = Plan {
-            reductions: &analysis.reductions,
+            sites: &analysis.sites,
             index: analysis.index.as_ref(),
             own_label: f.label.as_ref().map(|l| l.name.ident.to_string()),
             ret: self.ret,
         };
-        translate(&mut f.body, &plan);
+        let translated = translate(&mut f.body, &plan);
+        if translated.missed_sites > 0 {
+            cx.error(
+                f.for_token.span,
+                "autopar internal error: a reduction of this loop was lost between analysis and translation; please report it",
+            );
+        }
 
         // Loops marked inside this one, now part of its fold closure.
         let mut inner = Rewriter {
@@ -501,6 +497,7 @@ impl Rewriter<'_> {
             pat: *f.pat,
             input: *f.expr,
             body: f.body,
+            continues: translated.continues,
             args,
             scan: analysis,
             propagate,

@@ -5,9 +5,12 @@
 //!
 //! The crate is split by job:
 //! * `args`: parsing `#[parallel(MODE, OPTIONS..)]`;
-//! * `item`: what the attribute is on, which loops it rewrites;
+//! * `item`: what the attribute is on, which loops it rewrites; `discover`:
+//!   which loops an unmarked fn's attribute takes;
 //! * `scan`: analysis of a loop body (control flow, reductions, indexed
-//!   writes, nesting) and its diagnostics;
+//!   writes, nesting) and its diagnostics; `reduction`: the shapes of the
+//!   reduction statements; `scope`: which names the body binds where;
+//!   `mutation`: calls that change outer variables;
 //! * `translate`: rewriting the body into the engine's fold closure;
 //! * `params`: loop inputs the fn's signature shows the runtime can't take;
 //! * `expand`: generating the call into the runtime;
@@ -20,11 +23,15 @@
 mod args;
 mod chains;
 mod ctxt;
+mod discover;
 mod expand;
 mod item;
 mod lint;
+mod mutation;
 mod params;
+mod reduction;
 mod scan;
+mod scope;
 #[cfg(test)]
 mod snapshot;
 mod syntax;
@@ -38,8 +45,13 @@ use proc_macro::TokenStream;
 ///
 /// On a fn (free fn, `&self`/`&mut self` method, generic fn, `async fn`).
 /// Every `for` loop in the body that carries its own `#[parallel(..)]` is
-/// run in parallel, its options winning over the fn's; if no loop carries
-/// one, the `for` loops that are direct statements of the body are.
+/// run in parallel, its options winning over the fn's. If no loop carries
+/// one, every outermost `for` loop of the body is: statements of the body
+/// and loops inside blocks, `if`/`else`, `match` arms, `while`/`loop`
+/// bodies and `let` initialisers (a loop nested in a taken loop runs inside
+/// its items). Loops inside closures and `async` blocks are not taken (the
+/// closure may be called from anywhere); mark them to take them. A fn where
+/// nothing is taken gets a warning.
 ///
 /// ```ignore
 /// use autopar::parallel;
@@ -105,7 +117,12 @@ use proc_macro::TokenStream;
 ///   operand order), `v.push(e)`, `v.extend(e)` (into a `Vec`; the final
 ///   order is the sequential order), and as statements `set.insert(e)` /
 ///   `map.insert(k, v)` on std sets and maps (replayed in order, so the last
-///   insert of a key wins). Each worker keeps a partial, combined in input
+///   insert of a key wins); `*map.entry(k).or_insert(v) += e` or
+///   `.or_default()` (six operators) on a `HashMap`/`BTreeMap` (a map per
+///   task, merged by key), and `a[index] += e` with any index (six
+///   operators; a copy of the array per task, combined element-wise). A
+///   name the body binds again (`let`, `if let`, a closure parameter) is
+///   another variable there. Each worker keeps a partial, combined in input
 ///   order at the end: the result equals the sequential loop's exactly for
 ///   integers, `bool` and collections; for floats, up to reassociation
 ///   (`(a + b) + c` may differ from `a + (b + c)` in the last bits).
@@ -118,7 +135,9 @@ use proc_macro::TokenStream;
 ///
 /// Compile errors, at the offending token, with a `help:` line: `break`,
 /// `return`, `.await`, labelled jumps out of the loop, assignment to an
-/// outer variable, a reduction variable that is also read, indexed writes
+/// outer variable, a call that changes an outer collection and is not a
+/// reduction (`if seen.insert(x)`, `v.sort()`), a reduction variable that
+/// is also read, indexed writes
 /// that are not provably disjoint, a loop over an `impl Iterator` or
 /// `impl IntoIterator` parameter (or a type parameter bounded so) whose
 /// iterator is not known to be `Send`, the attribute where it cannot go,

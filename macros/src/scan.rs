@@ -27,6 +27,9 @@ use syn::{BinOp, Expr, ExprForLoop, Ident, Pat, Stmt};
 use crate::args::Args;
 use crate::ctxt::{Ctxt, help};
 use crate::lint::line_of;
+use crate::mutation::{MutCall, is_mutating};
+use crate::reduction::{Kind, Place, reduction_form, strip};
+use crate::scope::Scopes;
 use crate::syntax::{LoopScope, bare_ident, inline_format_args, is_parallel_attr, macro_args};
 
 /// What the enclosing fn returns, which decides how `?` is translated.
@@ -42,74 +45,6 @@ pub enum RetMode {
     Option,
 }
 
-/// A reduction: how a variable declared outside the loop is updated.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    /// `x += e`
-    Add,
-    /// `x -= e`: partials accumulate with `+=`, applied with `x -= partial`.
-    Sub,
-    /// `x *= e`
-    Mul,
-    /// `x |= e`
-    BitOr,
-    /// `x &= e`
-    BitAnd,
-    /// `x ^= e`
-    BitXor,
-    /// `x = x.max(e)` (`x_first`) or `x = e.max(x)`.
-    Max {
-        /// Whether `x` is the receiver; decides which of two equal values
-        /// wins, as in the sequential loop.
-        x_first: bool,
-    },
-    /// `x = x.min(e)` or `x = e.min(x)`.
-    Min {
-        /// See [`Kind::Max`].
-        x_first: bool,
-    },
-    /// `v.push(e)` / `v.extend(e)`: per-worker `Vec`s, concatenated in order.
-    Collect,
-    /// `set.insert(e)`: inserts replayed in order after the loop.
-    InsertSet,
-    /// `map.insert(k, v)`: inserts replayed in order after the loop.
-    InsertMap,
-}
-
-impl Kind {
-    /// How the user wrote it, for messages: `total += ..`.
-    pub fn describe(self, x: &str) -> String {
-        match self {
-            Kind::Add => format!("{x} += .."),
-            Kind::Sub => format!("{x} -= .."),
-            Kind::Mul => format!("{x} *= .."),
-            Kind::BitOr => format!("{x} |= .."),
-            Kind::BitAnd => format!("{x} &= .."),
-            Kind::BitXor => format!("{x} ^= .."),
-            Kind::Max { x_first: true } => format!("{x} = {x}.max(..)"),
-            Kind::Max { x_first: false } => format!("{x} = ...max({x})"),
-            Kind::Min { x_first: true } => format!("{x} = {x}.min(..)"),
-            Kind::Min { x_first: false } => format!("{x} = ...min({x})"),
-            Kind::Collect => format!("{x}.push(..)"),
-            Kind::InsertSet | Kind::InsertMap => format!("{x}.insert(..)"),
-        }
-    }
-
-    /// `max` or `min` for those kinds.
-    fn max_min(self) -> Option<&'static str> {
-        match self {
-            Kind::Max { .. } => Some("max"),
-            Kind::Min { .. } => Some("min"),
-            _ => None,
-        }
-    }
-
-    /// Whether two forms can share one partial.
-    fn compatible(self, other: Kind) -> bool {
-        self == other
-    }
-}
-
 /// One reduction variable of the loop.
 #[derive(Clone, Debug)]
 pub struct Reduction {
@@ -118,6 +53,8 @@ pub struct Reduction {
     pub ident: Ident,
     /// How it is reduced.
     pub kind: Kind,
+    /// Which part of it.
+    pub place: Place,
 }
 
 /// `for i in a..b { out[i] = .. }`: `out` is split between workers.
@@ -156,6 +93,11 @@ pub struct Scan {
     /// `?` in a fn that returns `()`: the loop is left sequential, so that
     /// rustc reports the misuse with its own message (and its fix).
     pub try_in_unit_fn: bool,
+    /// The reduction statements to translate, by the address of their
+    /// expression node. The translation walks the same, unmoved tree, so
+    /// the address names the statement; a name would not (the body may
+    /// bind the same name again, and then it is another variable).
+    pub sites: BTreeMap<usize, (Kind, Place)>,
 }
 
 /// Where the loop sits.
@@ -177,6 +119,9 @@ enum UseKind {
     IndexByVar,
     /// `x[<anything else>]`.
     IndexOther,
+    /// `x.len()`: an element reduction's partial has the same length, so
+    /// this use reads the same there.
+    Len,
 }
 
 /// An assignment whose target is rooted at an outer variable and which is
@@ -201,8 +146,17 @@ struct Write {
 struct RedSite {
     ident: Ident,
     kind: Kind,
+    place: Place,
     span: Span,
     in_inner_parallel: bool,
+    /// The statement's node, see [`Scan::sites`].
+    addr: usize,
+}
+
+/// The address of an expression node, which identifies it while the tree
+/// is not changed (see [`Scan::sites`]).
+pub fn node_addr(expr: &Expr) -> usize {
+    std::ptr::from_ref(expr) as usize
 }
 
 /// The body walker: records, never decides (except control flow, which is
@@ -210,10 +164,13 @@ struct RedSite {
 struct Walker<'a> {
     cx: &'a Ctxt,
     env: Env,
-    /// Names bound by the loop pattern.
-    pat_names: BTreeSet<String>,
-    /// Names bound inside the body.
+    /// Names bound by the loop pattern and the body where the walk is.
+    scopes: Scopes,
+    /// Names bound anywhere inside the body.
     body_names: BTreeSet<String>,
+    /// The loop is `for i in a..b`: `x[i]` is its own element, not a
+    /// reduction of `x`.
+    range_loop: bool,
     /// The loop variable when the pattern is a plain identifier.
     loop_var: Option<String>,
     /// The loop's own label (`'rows`), without the quote.
@@ -229,13 +186,16 @@ struct Walker<'a> {
     uses: Vec<(String, Span, UseKind)>,
     writes: BTreeMap<String, Vec<Write>>,
     nested: Vec<(Span, String, bool)>,
+    /// Method calls on outer variables that change them, with the call's
+    /// tokens (the error spans all of them).
+    mut_calls: Vec<(MutCall, TokenStream)>,
+    /// The method-call statement being walked, whose value is dropped.
+    dropped_call: usize,
 }
 
 /// Analyses `for_loop` (whose `#[parallel]` attribute has been removed),
 /// reporting misuse to `cx`. `args` are the loop's merged options.
 pub fn scan(for_loop: &ExprForLoop, args: &Args, env: Env, cx: &Ctxt) -> Scan {
-    let mut pat_names = BTreeSet::new();
-    collect_bindings_pat(&for_loop.pat, &mut pat_names);
     let mut body_names = BTreeSet::new();
     let mut binder = Binder {
         names: &mut body_names,
@@ -245,11 +205,13 @@ pub fn scan(for_loop: &ExprForLoop, args: &Args, env: Env, cx: &Ctxt) -> Scan {
         Pat::Ident(p) => Some(p.ident.to_string()),
         _ => None,
     };
+    let range_loop = loop_var.is_some() && is_half_open_range(&for_loop.expr);
     let mut w = Walker {
         cx,
         env,
-        pat_names,
+        scopes: Scopes::new(&for_loop.pat),
         body_names,
+        range_loop,
         loop_var,
         own_label: for_loop.label.as_ref().map(|l| l.name.ident.to_string()),
         closure_depth: 0,
@@ -261,15 +223,20 @@ pub fn scan(for_loop: &ExprForLoop, args: &Args, env: Env, cx: &Ctxt) -> Scan {
         uses: Vec::new(),
         writes: BTreeMap::new(),
         nested: Vec::new(),
+        mut_calls: Vec::new(),
+        dropped_call: 0,
     };
     w.visit_block(&for_loop.body);
     w.decide(for_loop, args)
 }
 
-/// Collects every identifier a pattern binds.
-fn collect_bindings_pat(pat: &Pat, names: &mut BTreeSet<String>) {
-    let mut binder = Binder { names };
-    binder.visit_pat(pat);
+/// `a..b`, the loop input whose indices are the loop's own.
+fn is_half_open_range(expr: &Expr) -> bool {
+    matches!(
+        strip(expr),
+        Expr::Range(r) if r.start.is_some() && r.end.is_some()
+            && matches!(r.limits, syn::RangeLimits::HalfOpen(_))
+    )
 }
 
 /// Collects the names bound anywhere inside a body (skipping nested items,
@@ -289,7 +256,7 @@ impl<'ast> Visit<'ast> for Binder<'_> {
 impl Walker<'_> {
     /// Whether `name` refers to a variable declared outside the loop.
     fn is_outer(&self, name: &str) -> bool {
-        !self.pat_names.contains(name) && !self.body_names.contains(name)
+        !self.scopes.is_bound(name)
     }
 
     /// The loop's own control flow is being looked at (not a closure's, not
@@ -311,19 +278,35 @@ impl Walker<'_> {
         if self.closure_depth > 0 || self.in_macro {
             return false;
         }
-        let Some((ident, kind, operands)) = reduction_form(expr, is_stmt) else {
+        let Some(form) = reduction_form(expr, is_stmt) else {
             return false;
         };
+        let ident = form.ident;
         if !self.is_outer(&ident.to_string()) || ident == "self" {
+            return false;
+        }
+        if form.place == Place::Element
+            && self.range_loop
+            && form
+                .operands
+                .first()
+                .and_then(|index| bare_ident(index))
+                .zip(self.loop_var.as_ref())
+                .is_some_and(|(i, v)| i == v)
+        {
+            // `out[i] += e` in `for i in a..b`: this iteration's own element,
+            // written in place (an indexed write), not a reduction.
             return false;
         }
         self.reductions.push(RedSite {
             ident: ident.clone(),
-            kind,
+            kind: form.kind,
+            place: form.place,
             span: expr.span(),
             in_inner_parallel: self.scope.parallel_depth > 0,
+            addr: node_addr(expr),
         });
-        for operand in operands {
+        for operand in form.operands {
             self.visit_expr(operand);
         }
         true
@@ -388,10 +371,25 @@ impl Walker<'_> {
 
         // Reductions: one kind per variable, no other use.
         let mut red_names: Vec<String> = Vec::new();
-        let mut kinds: BTreeMap<String, (Kind, Span)> = BTreeMap::new();
+        let mut kinds: BTreeMap<String, (Kind, Place, Span)> = BTreeMap::new();
         let mut rejected: BTreeSet<String> = BTreeSet::new();
         for site in &self.reductions {
             let name = site.ident.to_string();
+            if site.place == Place::Entry && site.in_inner_parallel {
+                cx.error(
+                    site.span,
+                    help(
+                        format!(
+                            "`{name}` is reduced by entry inside a nested parallel loop, which autopar does not support"
+                        ),
+                        format!(
+                            "count into a map declared inside the outer loop and merge it into `{name}` with `*{name}.entry(k).or_insert(0) += n` in the outer loop, or drop the inner loop's `#[parallel]`"
+                        ),
+                    ),
+                );
+                rejected.insert(name.clone());
+                continue;
+            }
             if let Some(op) = site.kind.max_min().filter(|_| site.in_inner_parallel) {
                 cx.error(
                     site.span,
@@ -409,22 +407,23 @@ impl Walker<'_> {
             }
             match kinds.get(&name) {
                 None => {
-                    kinds.insert(name.clone(), (site.kind, site.span));
+                    kinds.insert(name.clone(), (site.kind, site.place, site.span));
                     red_names.push(name.clone());
                     scan.reductions.push(Reduction {
                         ident: site.ident.clone(),
                         kind: site.kind,
+                        place: site.place,
                     });
                 }
-                Some((first, _)) if first.compatible(site.kind) => {}
-                Some((first, _)) => {
+                Some(&(kind, place, _)) if (kind, place) == (site.kind, site.place) => {}
+                Some(&(kind, place, _)) => {
                     cx.error(
                         site.span,
                         help(
                             format!(
                                 "`{name}` is reduced in two ways in this parallel loop (`{}` and `{}`)",
-                                first.describe(&name),
-                                site.kind.describe(&name)
+                                kind.describe(&name, place),
+                                site.kind.describe(&name, site.place)
                             ),
                             "each reduction variable takes one kind of update; use a separate variable for each and combine them after the loop",
                         ),
@@ -434,7 +433,11 @@ impl Walker<'_> {
             }
         }
         for name in &red_names {
-            let other = self.uses.iter().find(|(n, _, _)| n == name);
+            let elementwise = kinds.get(name).is_some_and(|k| k.1 == Place::Element);
+            let other = self
+                .uses
+                .iter()
+                .find(|(n, _, kind)| n == name && !(elementwise && *kind == UseKind::Len));
             let write = self.writes.get(name).and_then(|w| w.first());
             let span = match (other, write) {
                 (Some((_, s, _)), _) => Some(*s),
@@ -442,7 +445,7 @@ impl Walker<'_> {
                 (None, None) => None,
             };
             if let Some(span) = span {
-                let Some(&(kind, red_span)) = kinds.get(name) else {
+                let Some(&(kind, place, red_span)) = kinds.get(name) else {
                     continue;
                 };
                 let where_ = line_of(red_span)
@@ -453,7 +456,7 @@ impl Walker<'_> {
                     help(
                         format!(
                             "`{name}` is a reduction (`{}`{where_}), so the parallel loop can't also use it here",
-                            kind.describe(name)
+                            kind.describe(name, place)
                         ),
                         format!(
                             "each worker updates its own partial `{name}`, and the partials are combined only after the loop: use `{name}` there, or keep a separate variable for this"
@@ -465,6 +468,23 @@ impl Walker<'_> {
         }
         scan.reductions
             .retain(|r| !rejected.contains(&r.ident.to_string()));
+        scan.sites = self
+            .reductions
+            .iter()
+            .filter(|site| {
+                let name = site.ident.to_string();
+                red_names.contains(&name) && !rejected.contains(&name)
+            })
+            .map(|site| (site.addr, (site.kind, site.place)))
+            .collect();
+
+        // Other changes of outer variables by method call. A reduction
+        // variable's were reported above, as a use.
+        for (call, tokens) in &self.mut_calls {
+            if !red_names.contains(&call.name) {
+                cx.error_spanned_by(tokens, call.message());
+            }
+        }
 
         // Writes that are not reductions: indexed writes or errors.
         let mut index_name: Option<(Ident, Span)> = None;
@@ -641,75 +661,6 @@ fn place_root(place: &Expr) -> Option<(&Ident, bool)> {
     }
 }
 
-/// Recognises the reduction forms; returns the target, the kind and the
-/// operands to keep analysing.
-pub fn reduction_form(expr: &Expr, is_stmt: bool) -> Option<(&Ident, Kind, Vec<&Expr>)> {
-    match expr {
-        Expr::Binary(b) => {
-            let kind = match b.op {
-                BinOp::AddAssign(_) => Kind::Add,
-                BinOp::SubAssign(_) => Kind::Sub,
-                BinOp::MulAssign(_) => Kind::Mul,
-                BinOp::BitOrAssign(_) => Kind::BitOr,
-                BinOp::BitAndAssign(_) => Kind::BitAnd,
-                BinOp::BitXorAssign(_) => Kind::BitXor,
-                _ => return None,
-            };
-            let ident = bare_ident(&b.left)?;
-            Some((ident, kind, vec![&*b.right]))
-        }
-        Expr::Assign(a) => {
-            let ident = bare_ident(&a.left)?;
-            let Expr::MethodCall(call) = strip(&a.right) else {
-                return None;
-            };
-            if call.args.len() != 1 || call.turbofish.is_some() {
-                return None;
-            }
-            let is_max = call.method == "max";
-            if !is_max && call.method != "min" {
-                return None;
-            }
-            let arg = &call.args[0];
-            let (x_first, operand) = if bare_ident(&call.receiver) == Some(ident) {
-                (true, arg)
-            } else if bare_ident(arg) == Some(ident) {
-                (false, &*call.receiver)
-            } else {
-                return None;
-            };
-            let kind = if is_max {
-                Kind::Max { x_first }
-            } else {
-                Kind::Min { x_first }
-            };
-            Some((ident, kind, vec![operand]))
-        }
-        Expr::MethodCall(call) if call.turbofish.is_none() => {
-            let ident = bare_ident(&call.receiver)?;
-            let method = call.method.to_string();
-            let kind = match (method.as_str(), call.args.len()) {
-                ("push", 1) | ("extend", 1) => Kind::Collect,
-                ("insert", 1) if is_stmt => Kind::InsertSet,
-                ("insert", 2) if is_stmt => Kind::InsertMap,
-                _ => return None,
-            };
-            Some((ident, kind, call.args.iter().collect()))
-        }
-        Expr::Paren(p) => reduction_form(&p.expr, is_stmt),
-        _ => None,
-    }
-}
-
-/// `expr` without parentheses or invisible groups.
-pub fn strip(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Paren(p) => strip(&p.expr),
-        Expr::Group(g) => strip(&g.expr),
-        _ => expr,
-    }
-}
-
 /// An identifier from text found in a literal; `None` if it is not one.
 fn make_ident(name: &str, span: Span) -> Option<Ident> {
     let mut ident = syn::parse_str::<Ident>(name).ok()?;
@@ -767,7 +718,39 @@ impl<'ast> Visit<'ast> for Walker<'_> {
         {
             return;
         }
+        if let Stmt::Expr(call @ Expr::MethodCall(_), Some(_)) = stmt {
+            // A statement's value is dropped: `set.remove(&x);` is not
+            // looking at what it removed.
+            self.dropped_call = node_addr(call);
+        }
         visit::visit_stmt(self, stmt);
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        self.scopes.push();
+        visit::visit_block(self, block);
+        self.scopes.pop();
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        // The initialiser sees the names as they were before the `let`.
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+            if let Some((_, diverge)) = &init.diverge {
+                self.visit_expr(diverge);
+            }
+        }
+        self.scopes.bind(&local.pat);
+    }
+
+    fn visit_arm(&mut self, arm: &'ast syn::Arm) {
+        self.scopes.push();
+        self.scopes.bind(&arm.pat);
+        if let Some((_, guard)) = &arm.guard {
+            self.visit_expr(guard);
+        }
+        self.visit_expr(&arm.body);
+        self.scopes.pop();
     }
 
     fn visit_item(&mut self, _: &'ast syn::Item) {
@@ -818,7 +801,17 @@ impl<'ast> Visit<'ast> for Walker<'_> {
                     visit::visit_expr_path(self, p);
                 }
             }
-            Expr::Closure(_) | Expr::Async(_) => {
+            Expr::Closure(c) => {
+                self.closure_depth += 1;
+                self.scopes.push();
+                for input in &c.inputs {
+                    self.scopes.bind(input);
+                }
+                self.visit_expr(&c.body);
+                self.scopes.pop();
+                self.closure_depth -= 1;
+            }
+            Expr::Async(_) => {
                 self.closure_depth += 1;
                 visit::visit_expr(self, expr);
                 self.closure_depth -= 1;
@@ -833,15 +826,34 @@ impl<'ast> Visit<'ast> for Walker<'_> {
                         .push((f.for_token.span, "`#[parallel]` loop".to_string(), allowed));
                 }
                 self.enter_loop(f.label.as_ref(), parallel.is_some(), |w| {
-                    w.visit_pat(&f.pat);
+                    w.scopes.push();
+                    w.scopes.bind(&f.pat);
                     w.visit_block(&f.body);
+                    w.scopes.pop();
                 });
             }
             Expr::While(wh) => {
                 self.enter_loop(wh.label.as_ref(), false, |w| {
+                    // `while let` binds for the body.
+                    w.scopes.push();
                     w.visit_expr(&wh.cond);
                     w.visit_block(&wh.body);
+                    w.scopes.pop();
                 });
+            }
+            Expr::If(i) => {
+                // `if let` binds for the `then` block only.
+                self.scopes.push();
+                self.visit_expr(&i.cond);
+                self.visit_block(&i.then_branch);
+                self.scopes.pop();
+                if let Some((_, els)) = &i.else_branch {
+                    self.visit_expr(els);
+                }
+            }
+            Expr::Let(l) => {
+                self.visit_expr(&l.expr);
+                self.scopes.bind(&l.pat);
             }
             Expr::Loop(lp) => {
                 self.enter_loop(lp.label.as_ref(), false, |w| w.visit_block(&lp.body));
@@ -902,6 +914,13 @@ impl<'ast> Visit<'ast> for Walker<'_> {
                     self.nested
                         .push((call.method.span(), format!("`.{name}()` call"), false));
                 }
+                self.check_mut_call(call, node_addr(expr) != self.dropped_call);
+                if let Some(x) = bare_ident(&call.receiver).filter(|_| name == "len")
+                    && call.args.is_empty()
+                {
+                    self.record_use(x, UseKind::Len, call.span());
+                    return;
+                }
                 visit::visit_expr(self, expr);
             }
             Expr::Call(call) => {
@@ -940,6 +959,28 @@ impl<'ast> Visit<'ast> for Walker<'_> {
 }
 
 impl Walker<'_> {
+    /// Records `x.method(..)` on an outer `x` when the method changes `x`
+    /// and is not a reduction (see [`crate::mutation`]).
+    fn check_mut_call(&mut self, call: &syn::ExprMethodCall, value_used: bool) {
+        let Some(x) = bare_ident(&call.receiver) else {
+            return;
+        };
+        let name = x.to_string();
+        let method = call.method.to_string();
+        if self.in_macro || name == "self" || !is_mutating(&method) || !self.is_outer(&name) {
+            return;
+        }
+        self.mut_calls.push((
+            MutCall {
+                name,
+                method,
+                value_used,
+                in_closure: self.closure_depth > 0,
+            },
+            quote::ToTokens::to_token_stream(call),
+        ));
+    }
+
     fn enter_loop(
         &mut self,
         label: Option<&syn::Label>,

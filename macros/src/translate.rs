@@ -5,12 +5,19 @@
 //! reductions need no rewriting at all: `total += x` updates the worker's
 //! partial. What changes:
 //!
-//! * `continue` (and `continue 'label` naming this loop) becomes
-//!   `return Ok((partials..))`: it ends the iteration.
+//! * `continue` (and `continue 'label` naming this loop) becomes a `break`
+//!   out of the block the body is wrapped in: it ends the iteration.
 //! * `e?` becomes a `match` that returns `Err(..)` from the closure, which
 //!   the engine treats as "stop handing out iterations"; in Result mode the
 //!   error is converted with `From` right there, as `?` would.
-//! * `x -= e` becomes `x += e` (the partial collects what to subtract).
+//! * `x -= e` becomes `x += e` (the partial collects what to subtract), and
+//!   so do `*map.entry(k).or_insert(v) -= e` and `a[i] -= e`; other entry
+//!   and element reductions need no rewriting (the partial is a map or an
+//!   array of the task's own, under the variable's name).
+//!
+//! Reduction statements are the ones the scan found (by node, see
+//! `Scan::sites`), not every statement of that shape: a name the body binds
+//! again is another variable.
 //! * `x = x.max(e)` becomes an update of an `Option` partial.
 //! * `set.insert(e)` / `map.insert(k, v)` become pushes onto a `Vec` partial
 //!   that is replayed, in order, after the loop.
@@ -28,17 +35,24 @@ use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Ident, Stmt};
 
-use crate::scan::{IndexTarget, Kind, Reduction, RetMode, reduction_form};
-use crate::syntax::{LoopScope, bare_ident, gen_span, is_parallel_attr, local_ident, macro_args};
+use crate::reduction::{Kind, Place};
+use crate::scan::{IndexTarget, Reduction, RetMode, node_addr};
+use crate::syntax::{
+    LoopScope, bare_ident, gen_span, is_parallel_attr, local_ident, local_span, macro_args,
+};
 
 /// The name of the closure parameter holding `&mut out[i]` (mixed-site
 /// hygiene: user code cannot name it).
 pub const SLOT: &str = "__autopar_slot";
 
+/// The label of the block the body becomes: `continue` breaks out of it
+/// (mixed-site hygiene: user code cannot name it).
+pub const BODY_LABEL: &str = "'__autopar_body";
+
 /// What the translation needs to know about the loop.
 pub struct Plan<'a> {
-    /// The loop's reductions.
-    pub reductions: &'a [Reduction],
+    /// The reduction statements to rewrite (see `Scan::sites`).
+    pub sites: &'a BTreeMap<usize, (Kind, Place)>,
     /// The indexed-write target, if any.
     pub index: Option<&'a IndexTarget>,
     /// The loop's label, without the quote.
@@ -47,22 +61,32 @@ pub struct Plan<'a> {
     pub ret: RetMode,
 }
 
+/// What [`translate`] did that the code around the body must follow.
+pub struct Translated {
+    /// A `continue` became `break` out of the block labelled
+    /// [`BODY_LABEL`], which the body must then be.
+    pub continues: bool,
+    /// Reduction statements of the plan that were not found: an internal
+    /// error (the tree moved between analysis and translation).
+    pub missed_sites: usize,
+}
+
 /// Rewrites `body` in place for the fold closure.
-pub fn translate(body: &mut Block, plan: &Plan<'_>) {
-    let kinds = plan
-        .reductions
-        .iter()
-        .map(|r| (r.ident.to_string(), r.kind))
-        .collect();
+pub fn translate(body: &mut Block, plan: &Plan<'_>) -> Translated {
     let mut t = Translator {
         plan,
-        kinds,
         closure_depth: 0,
         scope: LoopScope::default(),
         in_macro: false,
         changed: false,
+        continues: false,
+        rewritten: 0,
     };
     t.visit_block_mut(body);
+    Translated {
+        continues: t.continues,
+        missed_sites: plan.sites.len() - t.rewritten.min(plan.sites.len()),
+    }
 }
 
 /// The tuple of partials, `(total, v,)`, that the closure returns.
@@ -73,12 +97,15 @@ pub fn partials_tuple(reductions: &[Reduction], span: Span) -> TokenStream {
 
 struct Translator<'a> {
     plan: &'a Plan<'a>,
-    kinds: BTreeMap<String, Kind>,
     closure_depth: usize,
     scope: LoopScope,
     in_macro: bool,
     /// Something was rewritten (inside a macro call: re-emit its tokens).
     changed: bool,
+    /// A `continue` was rewritten.
+    continues: bool,
+    /// Reduction statements reached.
+    rewritten: usize,
 }
 
 impl Translator<'_> {
@@ -86,21 +113,29 @@ impl Translator<'_> {
         self.closure_depth == 0 && self.scope.parallel_depth == 0
     }
 
-    /// The reduction kind of `expr` if it is one of this loop's reductions.
-    fn reduction_kind(&self, expr: &Expr, is_stmt: bool) -> Option<Kind> {
-        if self.closure_depth > 0 || self.in_macro {
-            return None;
-        }
-        let (ident, kind, _) = reduction_form(expr, is_stmt)?;
-        (self.kinds.get(&ident.to_string()) == Some(&kind)).then_some(kind)
+    /// The reduction of `expr` if it is one of this loop's reduction
+    /// statements.
+    fn reduction_kind(&mut self, expr: &Expr) -> Option<(Kind, Place)> {
+        let site = self.plan.sites.get(&node_addr(expr)).copied();
+        self.rewritten += usize::from(site.is_some());
+        site
     }
 
     /// Rewrites one reduction statement (its operands first).
-    fn rewrite_reduction(&mut self, expr: &mut Expr, kind: Kind) {
+    fn rewrite_reduction(&mut self, expr: &mut Expr, (kind, place): (Kind, Place)) {
         match (kind, &mut *expr) {
+            (_, Expr::Paren(p)) => self.rewrite_reduction(&mut p.expr, (kind, place)),
             (Kind::Sub, Expr::Binary(b)) => {
                 let span = b.op.span();
                 b.op = syn::BinOp::AddAssign(syn::Token![+=](span));
+                if place != Place::Whole {
+                    self.visit_expr_mut(&mut b.left);
+                }
+                self.visit_expr_mut(&mut b.right);
+            }
+            (_, Expr::Binary(b)) if place != Place::Whole => {
+                // The key, first value or index may hold `?` or `continue`.
+                self.visit_expr_mut(&mut b.left);
                 self.visit_expr_mut(&mut b.right);
             }
             (Kind::Max { x_first } | Kind::Min { x_first }, Expr::Assign(a)) => {
@@ -203,7 +238,7 @@ impl VisitMut for Translator<'_> {
 
     fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
         if let Stmt::Expr(expr, Some(_)) = stmt
-            && let Some(kind) = self.reduction_kind(expr, true)
+            && let Some(kind) = self.reduction_kind(expr)
         {
             self.rewrite_reduction(expr, kind);
             return;
@@ -212,18 +247,18 @@ impl VisitMut for Translator<'_> {
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        if let Some(kind) = self.reduction_kind(expr, false) {
+        if let Some(kind) = self.reduction_kind(expr) {
             self.rewrite_reduction(expr, kind);
             return;
         }
         match expr {
             Expr::Continue(c) if self.is_own_continue(c) => {
+                // A `break` out of the body's block, not a `return` of the
+                // partials here: the body may have bound their names again.
                 let span = gen_span(c.continue_token.span);
-                let partials = partials_tuple(self.plan.reductions, c.continue_token.span);
-                replace(
-                    expr,
-                    quote_spanned!(span=> return ::core::result::Result::Ok(#partials)),
-                );
+                let label = syn::Lifetime::new(BODY_LABEL, local_span(c.continue_token.span));
+                replace(expr, quote_spanned!(span=> break #label));
+                self.continues = true;
                 self.changed = true;
             }
             Expr::Try(t) if self.own_flow() => {

@@ -17,16 +17,24 @@ mod args;
 mod chains;
 #[path = "../src/ctxt.rs"]
 mod ctxt;
+#[path = "../src/discover.rs"]
+mod discover;
 #[path = "../src/expand.rs"]
 mod expand;
 #[path = "../src/item.rs"]
 mod item;
 #[path = "../src/lint.rs"]
 mod lint;
+#[path = "../src/mutation.rs"]
+mod mutation;
 #[path = "../src/params.rs"]
 mod params;
+#[path = "../src/reduction.rs"]
+mod reduction;
 #[path = "../src/scan.rs"]
 mod scan;
+#[path = "../src/scope.rs"]
+mod scope;
 #[path = "../src/syntax.rs"]
 mod syntax;
 #[path = "../src/translate.rs"]

@@ -58,6 +58,16 @@
 //! Rust does not run attribute macros on statements, so the function's attribute is what
 //! finds and rewrites the loop.
 //!
+//! ## Which loops the attribute takes
+//! If some `for` loops of the function carry their own `#[parallel(..)]`, exactly those.
+//! Otherwise every outermost `for` loop of the body: a statement of the body, or a loop
+//! inside blocks, `unsafe` blocks, `if`/`else` branches, `match` arms, `while`/`loop`
+//! bodies and `let` initialisers. A loop nested in a taken loop runs inside its items.
+//! Loops inside closures and `async` blocks are not taken (the closure may be called from
+//! anywhere, any number of times); mark one with its own `#[parallel]` to take it. Loops
+//! inside macro calls are never seen. A function where the attribute takes no loop gets
+//! a warning saying so.
+//!
 //! ## Modes and options
 //! | attribute | builder | effect |
 //! |---|---|---|
@@ -93,6 +103,38 @@
 //! order: `Vec`s keep the sequential order, the last insert of a key wins, and integer
 //! results are exact. Float sums may differ in the last bits (the additions are grouped
 //! differently).
+//!
+//! Keyed and indexed updates are reductions too: `*map.entry(k).or_insert(v) += e` (or
+//! `.or_default()`, and any of the six operators) on a `HashMap`/`BTreeMap` gives each
+//! task a map of its own, merged by key; `hist[index] += e` with an index that depends on
+//! the item (OpenMP's `reduction(+: hist[:n])`) gives each task a copy of the array,
+//! slice or `Vec`, as long as it is when the loop starts, combined element-wise. That
+//! costs one map or one array per task, not per item; many tasks over a large array can
+//! cost more than the loop saves (give the loop a larger `chunk` then).
+//!
+//! ```
+//! use std::collections::HashMap;
+//!
+//! #[autopar::parallel(cpu, chunk = 2)]
+//! fn tally(words: &[&str]) -> (HashMap<String, usize>, [u32; 4]) {
+//!     let mut counts = HashMap::new();
+//!     let mut by_len = [0u32; 4];
+//!     for w in words {
+//!         *counts.entry(w.to_string()).or_insert(0) += 1;
+//!         by_len[w.len() % 4] += 1;
+//!     }
+//!     (counts, by_len)
+//! }
+//! let (counts, by_len) = tally(&["a", "bb", "a", "ccc"]);
+//! assert_eq!(counts["a"], 2);
+//! assert_eq!(by_len, [0, 2, 1, 1]);
+//! ```
+//!
+//! A reduction variable's name may be bound again in the body (`let total = ..`, a
+//! closure's `|total|`, `if let Some(total)`): that binding is another variable. Calls
+//! whose result depends on the order of the items, such as `if seen.insert(x) { .. }`, or
+//! that change an outer collection otherwise (`v.sort()`, `map.entry(k).or_default().push(x)`)
+//! are compile errors that say what to write instead.
 //!
 //! ## Indexed writes
 //! In `for i in a..b`, writes `out[i] = e` (also `out[i] += e`, `out[i].field = e`) to a

@@ -18,7 +18,11 @@
 //!   worker's first item;
 //! - `v.push(e)`, `v.extend(e)`: a `Vec<E>` ([`Witness::vec`]), concatenated in order;
 //! - `set.insert(e)`, `map.insert(k, v)`: a `Vec` of the inserts ([`Witness::inserts`]),
-//!   replayed in order after the loop.
+//!   replayed in order after the loop;
+//! - `*map.entry(k).or_insert(v) += e` (any of the six operators, or `.or_default()`):
+//!   a map per task ([`Entries`]), merged by key;
+//! - `a[index] += e` with any index (six operators): an array per task
+//!   ([`elements()`]), combined element-wise.
 //!
 //! Not part of the public API: the macro's generated code is its only user.
 
@@ -26,6 +30,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::marker::PhantomData;
 use std::num::Wrapping;
 use std::ops::{AddAssign, BitAndAssign, BitOrAssign, BitXorAssign, MulAssign, SubAssign};
+
+mod elements;
+mod entries;
+
+pub use elements::{ElementOps, ElementTarget, ElementWitness, elements};
+pub use entries::{Entries, Entry, EntryOps, EntryTarget, EntryWitness};
 
 /// The type of a reduction variable, without the variable.
 ///

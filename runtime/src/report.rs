@@ -75,7 +75,11 @@ pub struct ClassReport {
     pub plan: Option<Plan>,
     /// Speedup over sequential the policy predicted.
     pub predicted_speedup: Option<f64>,
-    /// Speedup over sequential observed on warm calls (profiled cost / observed cost).
+    /// Speedup over sequential measured on warm calls: this class's own timed
+    /// sequential calls (its trials' reference calls included) ÷ its parallel plan's
+    /// timed calls. `None` for a sequential plan, and when no sequential call of the
+    /// class was timed: the profile of the first items is no measure of the whole
+    /// loop (a triangular loop's first items are its cheapest).
     pub observed_speedup: Option<f64>,
     /// This class's own profile, for a class whose items proved to cost far more than
     /// the loop's profile said (the cost of a loop's items may depend on the input's
@@ -199,6 +203,7 @@ fn site_report(entry: &'static Entry) -> SiteReport {
             let plan = site::unpack(state.plan.load(Ordering::Relaxed));
             let predicted = load_f64(&state.predicted_speedup);
             let observed = load_f64(&state.observed_ns_per_item);
+            let sequential = load_f64(&state.sequential_ns_per_item);
             let own_profile = if state.profiles_alone.load(Ordering::Acquire) {
                 *state.own_profile.lock().unwrap_or_else(|e| e.into_inner())
             } else {
@@ -215,10 +220,13 @@ fn site_report(entry: &'static Entry) -> SiteReport {
                 plan,
                 predicted_speedup: (predicted > 0.0).then_some(predicted),
                 // Sequential plans have nothing to compare: their speedup is 1 by
-                // definition, and the ratio would only measure profiling noise.
-                observed_speedup: match (own_profile.or(profile), plan) {
-                    (Some(p), Some(plan)) if plan != Plan::Sequential && observed > 0.0 => {
-                        Some(p.item_ns / observed)
+                // definition. A parallel plan compares with measured sequential calls
+                // of its own class, or shows none.
+                observed_speedup: match plan {
+                    Some(plan)
+                        if plan != Plan::Sequential && observed > 0.0 && sequential > 0.0 =>
+                    {
+                        Some(sequential / observed)
                     }
                     _ => None,
                 },
@@ -283,9 +291,13 @@ impl fmt::Display for Report {
                     class
                         .predicted_speedup
                         .map_or("-".into(), |s| format!("{s:.1}×")),
-                    class
-                        .observed_speedup
-                        .map_or("-".into(), |s| format!("{s:.1}×")),
+                    // `?`: a parallel plan with no sequential call of its class
+                    // measured to compare with.
+                    match (class.observed_speedup, class.plan) {
+                        (Some(s), _) => format!("{s:.1}×"),
+                        (None, Some(p)) if p != Plan::Sequential => "?".into(),
+                        _ => "-".into(),
+                    },
                 ]);
             }
         }

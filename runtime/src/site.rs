@@ -402,6 +402,12 @@ pub(crate) struct ClassState {
     pub(crate) predicted_speedup: AtomicU64,
     /// Observed ns per item of timed calls: a running estimate (f64 bits; 0 = none yet).
     pub(crate) observed_ns_per_item: AtomicU64,
+    /// Ns per item of this class's timed sequential calls (its own plan's, a trial's
+    /// reference calls, or a trial of the sequential plan): a running estimate (f64
+    /// bits; 0 = none measured since the last re-tune). The report's `seen` speedup
+    /// divides it by a parallel plan's observed time; the profile of the first items
+    /// can't stand in for it (a triangular loop's first items are its cheapest).
+    pub(crate) sequential_ns_per_item: AtomicU64,
     /// Consecutive timed calls that drifted from the observed baseline.
     pub(crate) drift_strikes: AtomicU32,
     /// Consecutive timed sequential calls whose items cost far more than predicted.
@@ -427,6 +433,17 @@ pub(crate) fn load_f64(cell: &AtomicU64) -> f64 {
 /// Stores an `f64` as bits.
 pub(crate) fn store_f64(cell: &AtomicU64, value: f64) {
     cell.store(value.to_bits(), Ordering::Relaxed);
+}
+
+/// Folds a timed sequential call's ns per item into `state.sequential_ns_per_item`.
+pub(crate) fn record_sequential(state: &ClassState, ns_per_item: f64) {
+    let known = load_f64(&state.sequential_ns_per_item);
+    let estimate = if known > 0.0 {
+        0.8 * known + 0.2 * ns_per_item
+    } else {
+        ns_per_item
+    };
+    store_f64(&state.sequential_ns_per_item, estimate);
 }
 
 const KIND_BITS: u32 = 2;

@@ -18,9 +18,9 @@ fn sum_of_squares(v: &[u64]) -> u64 {
                     (&::autopar::__private::InputWrap::new(v)).__autopar_input(),
                     move || (__autopar_w0.identity(),),
                     |(mut total,), x| {
-                        {
+                        '__autopar_body: {
                             if *x == 0 {
-                                return ::core::result::Result::Ok((total,));
+                                break '__autopar_body;
                             }
                             total += x * x;
                         }

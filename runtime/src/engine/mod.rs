@@ -521,6 +521,9 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         }
         let state = self.entry.classes.get(class);
         let observed = started.elapsed().as_nanos() as f64 / items as f64;
+        if plan == Plan::Sequential {
+            site::record_sequential(state, observed);
+        }
         let trial_plan = site::unpack(state.trial_plan.load(Ordering::Relaxed));
         if timing == Timing::TrialReference {
             lock(&state.trial_reference_ns_per_item).push(observed);
@@ -719,6 +722,7 @@ impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
         state.underestimates.store(0, Ordering::Relaxed);
         state.timed_calls.store(0, Ordering::Relaxed);
         store_f64(&state.observed_ns_per_item, 0.0);
+        store_f64(&state.sequential_ns_per_item, 0.0);
         if state.profiles_alone.load(Ordering::Acquire) {
             *lock(&state.own_profile) = None;
             state.plan.store(0, Ordering::Release);
