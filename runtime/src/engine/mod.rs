@@ -295,10 +295,17 @@ enum Resolved {
 }
 
 impl<Init, Fold, Comb, E> Call<'_, '_, Init, Fold, Comb, E> {
+    /// A CPU slot for profiling on a thread that runs an I/O plan's items: the items may
+    /// compute, and a dozen I/O workers profiling a CPU loop at once would oversubscribe
+    /// the cores. Profiling is short (its budget), so a loop whose items turn out to
+    /// block holds the slot only briefly.
+    fn profiling_slot(&self) -> Option<cpu_slots::Slot> {
+        cpu_slots::needed_here().then(cpu_slots::take)
+    }
+
     /// A CPU slot for running `plan` at `class`, where one is needed: on a thread that
     /// runs an I/O plan's items, every CPU plan, and the sequential plan of a class whose
-    /// items are CPU-bound (see `cpu_slots`). Profiling runs without one: it is what
-    /// finds out whether the items compute.
+    /// items are CPU-bound (see `cpu_slots`).
     fn cpu_slot(&self, class: usize, plan: Plan) -> Option<cpu_slots::Slot> {
         if !cpu_slots::needed_here() {
             return None;
@@ -787,7 +794,10 @@ where
                 let (prefix, rest, profile) = match learned {
                     Some(profile) => (None, producer, profile),
                     None => {
-                        let (prefix, rest, profile) = self.profile_indexed(state, producer)?;
+                        let (prefix, rest, profile) = {
+                            let _slot = self.profiling_slot();
+                            self.profile_indexed(state, producer)?
+                        };
                         (Some(prefix), rest, profile)
                     }
                 };
@@ -835,8 +845,10 @@ where
                 let (prefix, profile, exhausted) = match self.learned(state) {
                     Some(profile) => (None, profile, false),
                     None => {
-                        let (prefix, profile, exhausted) =
-                            self.profile_iter(state, &mut counted)?;
+                        let (prefix, profile, exhausted) = {
+                            let _slot = self.profiling_slot();
+                            self.profile_iter(state, &mut counted)?
+                        };
                         match profile {
                             Some(profile) => (Some(prefix), profile, exhausted),
                             // An empty input: nothing learned, nothing to decide.

@@ -3,7 +3,8 @@
 //! An I/O plan runs many more workers than cores: most of them wait most of the time.
 //! When their items run CPU loops of their own (a nested loop with a CPU plan), each of
 //! those workers would compute beside rayon's threads, and a dozen workers on two cores
-//! would fight over them. So a CPU plan started on an I/O-pool thread first takes one of
+//! would fight over them. So a CPU plan (or the profiling of a loop) started on an
+//! I/O-pool thread first takes one of
 //! [`cores`](crate::machine::cores) slots, waiting if none is free, and the rayon
 //! threads that help it take a slot each too (or leave when none is free): CPU plans
 //! started from I/O workers never run more threads at once than there are cores.
