@@ -204,6 +204,7 @@ mod profile;
 mod progress;
 mod report;
 mod site;
+mod stop;
 mod sync;
 mod trace;
 

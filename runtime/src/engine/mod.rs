@@ -49,6 +49,11 @@ const MISPREDICTION_FACTOR: f64 = 4.0;
 const DOUBT_AFTER_CALLS: u64 = 8;
 /// Calls shorter than this never try a parallel plan: even an awake pool cannot pay.
 const TRIAL_MIN_NS: f64 = 8_000.0;
+/// Work an early-exit call runs on the calling thread before its parallel plan starts
+/// (see `Call::run_indexed`): a hit there costs no more than the plain loop.
+const HEAD_START_NS: f64 = 16_000.0;
+/// The head start is at most this fraction of the call's items.
+const HEAD_START_SHARE: usize = 16;
 /// Unknown-length inputs are assumed to hold at least this many times the items that
 /// profiling saw.
 const UNKNOWN_LEN_FACTOR: usize = 8;
@@ -86,12 +91,40 @@ where
     Fold: FoldItems<A, I::Item, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
+    run_parts(spec, key, input, init, fold, combine, false).map_err(|(_, error)| error)
+}
+
+/// [`run`], which on an error also returns the combined accumulators of the tasks
+/// before the earliest failed one when `keeps_prefix` is set (`None` if there are
+/// none, or if it is not): an early exit is an "error" that carries the exiting
+/// task's accumulator, and the loop's result is everything before it plus that.
+#[inline]
+pub(crate) fn run_parts<I, A, E, Init, Fold, Comb>(
+    spec: CallSpec,
+    key: &'static str,
+    input: I,
+    init: Init,
+    fold: Fold,
+    combine: Comb,
+    keeps_prefix: bool,
+) -> Result<A, (Option<A>, E)>
+where
+    I: IntoParallelInput,
+    A: Send,
+    E: Send,
+    Init: Fn(TaskStart) -> A + Sync,
+    Fold: FoldItems<A, I::Item, Error = E> + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
     if crate::fork::in_child() {
         // The pools' threads did not survive the fork (see `fork`): the plain loop.
-        return input.into_parallel_input().drive(Sequentially {
-            init: &init,
-            fold: &fold,
-        });
+        return input
+            .into_parallel_input()
+            .drive(Sequentially {
+                init: &init,
+                fold: &fold,
+            })
+            .map_err(|error| (None, error));
     }
     let entry = spec.site.entry(key);
     if let Some(label) = spec.label {
@@ -103,13 +136,16 @@ where
         && let Some(len) = input.exact_len()
         && warm_sequential(entry, spec.mode, len)
     {
-        return input.drive(Sequentially {
-            init: &init,
-            fold: &fold,
-        });
+        return input
+            .drive(Sequentially {
+                init: &init,
+                fold: &fold,
+            })
+            .map_err(|error| (None, error));
     }
     let progress = crate::progress::start(spec.progress, entry, || input.exact_len());
     let work = Work::new(&init, &fold, &combine)
+        .keeping_prefix(keeps_prefix)
         .with_progress(progress)
         .with_span(trace.task_span());
     let call = Call {
@@ -697,7 +733,9 @@ where
                 let _slot = self.cpu_slot(class, plan);
                 let started = Instant::now();
                 let result = self.run_indexed(plan, producer, 0);
-                self.observe(class, plan, timing, len, started);
+                if !self.stopped_early() {
+                    self.observe(class, plan, timing, len, started);
+                }
                 result
             }
             Resolved::Profile => {
@@ -753,7 +791,7 @@ where
                 let started = (timing != Timing::Untimed).then(Instant::now);
                 let mut counted = Counted::new(iter);
                 let result = self.run_iter(plan, &mut counted, 0);
-                if let Some(started) = started {
+                if let Some(started) = started.filter(|_| !self.stopped_early()) {
                     self.observe(class, plan, timing, counted.taken(), started);
                 }
                 bump(&state.items, counted.taken() as u64);
@@ -816,6 +854,54 @@ where
     where
         Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
+        if self.work.keeps_prefix() && plan != Plan::Sequential {
+            let head = self.head_len(offset as usize + producer.len(), producer.len());
+            if head > 0 {
+                // An early exit's search runs its first items alone on the calling
+                // thread: a hit there costs what the plain loop costs, with no helper
+                // woken or waited for; a later one loses at most this head's share of
+                // the parallel run, which a pool's wake-up costs anyway.
+                let (head_items, rest) = producer.split_at(head);
+                let head_acc = self
+                    .work
+                    .task(Position::Item(offset), head_items.into_iter())?;
+                let rest = self.run_plan_indexed(plan, rest, offset + head as u64);
+                return self.work.merge(Some(head_acc), rest);
+            }
+        }
+        self.run_plan_indexed(plan, producer, offset)
+    }
+
+    /// Items an early-exit call of `total` items runs on the calling thread before its
+    /// parallel plan starts on the other `len - head`: about [`HEAD_START_NS`] of work,
+    /// at most `1 / HEAD_START_SHARE` of the rest.
+    fn head_len(&self, total: usize, len: usize) -> usize {
+        let state = self.entry.classes.get(site::size_class(Some(total)));
+        let mut per_item = sequential_estimate(state);
+        if !(per_item > 0.0) {
+            per_item = self.learned(state).map_or(0.0, |profile| profile.item_ns);
+        }
+        if !(per_item > 0.0) {
+            return 0;
+        }
+        ((HEAD_START_NS / per_item) as usize).min(len / HEAD_START_SHARE)
+    }
+
+    /// Whether this call keeps its prefix and stopped before its end (an early exit, or
+    /// an error): its time says nothing about the cost of its items.
+    fn stopped_early(&self) -> bool {
+        self.work.keeps_prefix() && self.work.outcome.failed()
+    }
+
+    fn run_plan_indexed<P: Producer>(
+        &self,
+        plan: Plan,
+        producer: Span<P>,
+        offset: u64,
+    ) -> Option<A>
+    where
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
+    {
         match plan {
             Plan::Sequential => self.work.task(Position::Item(offset), producer.into_iter()),
             Plan::Cpu { threads, chunk } => cpu::run(self.work, producer, offset, threads, chunk),
@@ -848,6 +934,18 @@ where
         }
     }
 
+    /// Learns a profile cut short by an early exit: the items before it are the loop's
+    /// own, and a search that stops early on every call would otherwise profile every
+    /// call. A profile cut short by an error of a loop without early exits is not
+    /// learned: the next call profiles again.
+    fn learn_cut_short(&self, state: &ClassState, profiler: Profiler) {
+        if self.work.keeps_prefix()
+            && let Some(profile) = profiler.finish()
+        {
+            self.learn(state, profile);
+        }
+    }
+
     /// Profiles the front of an indexed input: returns the prefix's accumulator, the
     /// rest of the input and the profile. `None` if an item failed (the error is in
     /// the outcome; nothing else ran).
@@ -869,13 +967,18 @@ where
             let take = profiler.next_batch_len().min(rest.len());
             let (batch, tail) = rest.split_at(take);
             rest = tail;
-            acc = profiler
-                .time(|| {
-                    let folded = self.work.fold.fold_items(acc, batch.into_iter());
-                    (take, folded)
-                })
-                .map_err(|error| self.work.outcome.record_error(0, error))
-                .ok()?;
+            let folded = profiler.time(|| {
+                let folded = self.work.fold.fold_items(acc, batch.into_iter());
+                (take, folded)
+            });
+            acc = match folded {
+                Ok(acc) => acc,
+                Err(error) => {
+                    self.learn_cut_short(state, profiler);
+                    self.work.outcome.record_error(0, error);
+                    return None;
+                }
+            };
         }
         // At least one item ran: empty inputs return before profiling.
         let profile = profiler.finish().unwrap_or(Profile {
@@ -907,13 +1010,18 @@ where
         while !exhausted && !profiler.done(None) {
             let want = profiler.next_batch_len();
             let before = iter.taken();
-            acc = profiler
-                .time(|| {
-                    let folded = self.work.fold.fold_items(acc, iter.by_ref().take(want));
-                    (iter.taken() - before, folded)
-                })
-                .map_err(|error| self.work.outcome.record_error(0, error))
-                .ok()?;
+            let folded = profiler.time(|| {
+                let folded = self.work.fold.fold_items(acc, iter.by_ref().take(want));
+                (iter.taken() - before, folded)
+            });
+            acc = match folded {
+                Ok(acc) => acc,
+                Err(error) => {
+                    self.learn_cut_short(state, profiler);
+                    self.work.outcome.record_error(0, error);
+                    return None;
+                }
+            };
             exhausted = iter.taken() - before < want;
         }
         let profile = profiler.finish();

@@ -207,13 +207,13 @@ where
                 .expect("a call that did not start has all its items");
             return Err(producer);
         }
-        if self.work.outcome.failed() {
-            return Ok(None);
-        }
         let results = shared
             .results
             .into_inner()
             .unwrap_or_else(|e| e.into_inner());
+        if self.work.outcome.failed() {
+            return Ok(self.work.prefix_before_failure(results));
+        }
         Ok(self.work.combine_in_order(results))
     }
 
@@ -261,10 +261,12 @@ where
         for (items, ns) in std::mem::take(&mut *lock(&shared.helper_batches)) {
             profiler.add_batch(items, ns);
         }
-        // A profile cut short by a failure is not learned: the next call profiles again.
+        // A profile cut short by an error is not learned: the next call profiles again.
+        // One cut short by an early exit is: the items before the exit are the loop's
+        // own, and a search that stops early on every call would profile every call.
         let plan = profiler
             .finish()
-            .filter(|_| !self.work.outcome.failed())
+            .filter(|_| !self.work.outcome.failed() || self.work.keeps_prefix())
             .map(|profile| {
                 self.learn(self.entry.classes.get(class), profile);
                 self.decide(class, &profile, len)
