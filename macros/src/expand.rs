@@ -21,6 +21,13 @@
 //! }
 //! ```
 //!
+//! A loop that exits early (`break` out of it, `return`) calls
+//! `try_fold_until` instead: the closure returns
+//! `Ok(ControlFlow::Continue((total,)))` to go on and
+//! `Ok(ControlFlow::Break(((total,), exit)))` to stop, and the result is
+//! `Ok(((p0,), exit))`; after the partials are applied, `exit ==
+//! Some(Some(value))` (a `return value`) returns from the fn.
+//!
 //! The `static` is the per-call-site cache key of the runtime; its
 //! `file!()/line!()/column!()` are spanned at the loop's `for` token so the
 //! key (and the report) name the loop, not the fn attribute.
@@ -38,7 +45,7 @@ use crate::args::Args;
 use crate::lint::{Warning, emit};
 use crate::scan::{Kind, Reduction, Scan};
 use crate::syntax::{gen_span, local_ident};
-use crate::translate::{SLOT, partials_tuple};
+use crate::translate::{SLOT, go_on, partials_tuple};
 
 /// What the fn does with an error that stopped the loop.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -192,6 +199,28 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         .map(|((r, w), p)| apply(r, w, p));
     let result = local_ident("__autopar_result", span);
     let error = local_ident("__autopar_error", span);
+    let early_exit = parts.scan.breaks || !parts.scan.returns.is_empty();
+    let exit = local_ident("__autopar_exit", span);
+    let exit_value = local_ident("__autopar_value", span);
+    // What the loop's result holds, and what happens after the partials are
+    // applied: a `return value` in the loop returns it from the fn.
+    let (ok_pattern, after) = if !early_exit {
+        (quote_spanned!(span=> (#(#results,)*)), quote!())
+    } else if parts.scan.returns.is_empty() {
+        (
+            quote_spanned!(span=> ((#(#results,)*), #exit)),
+            quote_spanned!(span=> let _ = #exit;),
+        )
+    } else {
+        (
+            quote_spanned!(span=> ((#(#results,)*), #exit)),
+            quote_spanned!(span=>
+                if let ::core::option::Option::Some(::core::option::Option::Some(#exit_value)) = #exit {
+                    return #exit_value;
+                }
+            ),
+        )
+    };
     let finish = if parts.scan.fallible {
         let leave = match parts.propagate {
             Propagate::Err => quote_spanned!(span=> return ::core::result::Result::Err(#error)),
@@ -202,16 +231,26 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         };
         quote_spanned! {span=>
             match #result {
-                ::core::result::Result::Ok((#(#results,)*)) => { #(#applies)* }
+                ::core::result::Result::Ok(#ok_pattern) => { #(#applies)* #after }
                 ::core::result::Result::Err(#error) => #leave,
             }
         }
     } else {
         quote_spanned! {span=>
-            let ::core::result::Result::Ok((#(#results,)*)) = #result;
+            let ::core::result::Result::Ok(#ok_pattern) = #result;
             #(#applies)*
+            #after
         }
     };
+    let method = Ident::new(
+        if early_exit {
+            "try_fold_until"
+        } else {
+            "try_fold"
+        },
+        span,
+    );
+    let go_on = go_on(early_exit, partials.clone(), span);
     // Without reductions the accumulator is `()`; spelled with empty
     // blocks, which clippy's `unused_unit` accepts.
     let (init, combine) = if reductions.is_empty() {
@@ -248,14 +287,14 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
             )
             #(#options)*
             #progress
-            .try_fold(
+            .#method(
                 #input,
                 #init,
                 |#params, #pat| {
                     #body
                     // Unreachable when the body ends in `continue` or `panic!`.
                     #[allow(unreachable_code)]
-                    return ::core::result::Result::Ok(#partials);
+                    return #go_on;
                 },
                 #combine,
             );

@@ -450,7 +450,22 @@ impl Rewriter<'_> {
             index: analysis.index.as_ref(),
             own_label: f.label.as_ref().map(|l| l.name.ident.to_string()),
             ret: self.ret,
+            early_exit: analysis.breaks || !analysis.returns.is_empty(),
+            returns: !analysis.returns.is_empty(),
         };
+        if self.in_parallel {
+            // The `return` after this loop would leave the enclosing loop's
+            // closure, not the fn.
+            for span in &analysis.returns {
+                cx.error(
+                    *span,
+                    help(
+                        "`return` can't leave a parallel loop that runs inside another parallel loop",
+                        "`break` out of this loop, or move `return` to the outer loop's body after this loop (decided from a reduction, e.g. `found |= ..`)",
+                    ),
+                );
+            }
+        }
         translate(&mut f.body, &plan);
 
         // Loops marked inside this one, now part of its fold closure.

@@ -7,6 +7,12 @@
 //!
 //! * `continue` (and `continue 'label` naming this loop) becomes
 //!   `return Ok((partials..))`: it ends the iteration.
+//! * In a loop that exits early (`break` out of it, or `return`), the
+//!   closure returns `Ok(ControlFlow::Continue(partials))` to go on, and
+//!   `break` becomes `return Ok(ControlFlow::Break((partials, None)))`,
+//!   `return e` becomes `return Ok(ControlFlow::Break((partials, Some(e))))`:
+//!   the runtime stops at the earliest such item, and the code after the loop
+//!   returns `e` from the fn.
 //! * `e?` becomes a `match` that returns `Err(..)` from the closure, which
 //!   the engine treats as "stop handing out iterations"; in Result mode the
 //!   error is converted with `From` right there, as `?` would.
@@ -45,6 +51,28 @@ pub struct Plan<'a> {
     pub own_label: Option<String>,
     /// How `?` returns.
     pub ret: RetMode,
+    /// The loop exits early (`break`, `return`): the closure returns a
+    /// `ControlFlow`.
+    pub early_exit: bool,
+    /// The loop has a `return`: the exit value is `Option<fn's return type>`
+    /// (else `Option<()>`, always `None`).
+    pub returns: bool,
+}
+
+/// What the fold closure returns to go on to the next item: `Ok(partials)`,
+/// or `Ok(ControlFlow::Continue(partials))` in a loop that exits early.
+pub fn go_on(plan_early_exit: bool, partials: TokenStream, span: Span) -> TokenStream {
+    if plan_early_exit {
+        quote_spanned!(span=> ::core::result::Result::Ok(::core::ops::ControlFlow::Continue(#partials)))
+    } else {
+        quote_spanned!(span=> ::core::result::Result::Ok(#partials))
+    }
+}
+
+/// What the fold closure returns to stop the loop at this item with `exit`
+/// (an `Option` of the fn's return value).
+fn stop_with(partials: TokenStream, exit: TokenStream, span: Span) -> TokenStream {
+    quote_spanned!(span=> ::core::result::Result::Ok(::core::ops::ControlFlow::Break((#partials, #exit))))
 }
 
 /// Rewrites `body` in place for the fold closure.
@@ -179,6 +207,20 @@ impl Translator<'_> {
         }
     }
 
+    /// `break` stopping this loop (plain, or labelled with this loop's label).
+    fn is_own_break(&self, b: &syn::ExprBreak) -> bool {
+        if !self.own_flow() {
+            return false;
+        }
+        match &b.label {
+            None => self.scope.depth == 0,
+            Some(l) => {
+                let name = l.ident.to_string();
+                !self.scope.labels.contains(&name) && Some(&name) == self.plan.own_label.as_ref()
+            }
+        }
+    }
+
     fn enter_loop(
         &mut self,
         label: Option<&syn::Label>,
@@ -220,10 +262,35 @@ impl VisitMut for Translator<'_> {
             Expr::Continue(c) if self.is_own_continue(c) => {
                 let span = gen_span(c.continue_token.span);
                 let partials = partials_tuple(self.plan.reductions, c.continue_token.span);
-                replace(
-                    expr,
-                    quote_spanned!(span=> return ::core::result::Result::Ok(#partials)),
-                );
+                let go_on = go_on(self.plan.early_exit, partials, span);
+                replace(expr, quote_spanned!(span=> return #go_on));
+                self.changed = true;
+            }
+            Expr::Break(b) if self.plan.early_exit && self.is_own_break(b) => {
+                let span = gen_span(b.break_token.span);
+                let partials = partials_tuple(self.plan.reductions, b.break_token.span);
+                let exit = if self.plan.returns {
+                    quote_spanned!(span=> ::core::option::Option::None)
+                } else {
+                    quote_spanned!(span=> ::core::option::Option::None::<()>)
+                };
+                let stop = stop_with(partials, exit, span);
+                replace(expr, quote_spanned!(span=> return #stop));
+                self.changed = true;
+            }
+            Expr::Return(r) if self.plan.early_exit && self.own_flow() => {
+                if let Some(value) = &mut r.expr {
+                    self.visit_expr_mut(value);
+                }
+                let span = gen_span(r.return_token.span);
+                let partials = partials_tuple(self.plan.reductions, r.return_token.span);
+                let value = match &r.expr {
+                    Some(value) => value.to_token_stream(),
+                    None => quote_spanned!(span=> ()),
+                };
+                let exit = quote_spanned!(span=> ::core::option::Option::Some(#value));
+                let stop = stop_with(partials, exit, span);
+                replace(expr, quote_spanned!(span=> return #stop));
                 self.changed = true;
             }
             Expr::Try(t) if self.own_flow() => {

@@ -772,7 +772,7 @@ where
                 match (prefix, rest) {
                     (Some(prefix), None) if !self.work.outcome.failed() => Some(prefix),
                     (None, rest) => rest,
-                    (prefix, rest) => self.work.merge(prefix, rest),
+                    (prefix, rest) => self.work.merge(prefix, rest, offset),
                 }
             }
         }
@@ -838,7 +838,8 @@ where
         match result {
             (Some(prefix), None) if !self.work.outcome.failed() => Some(prefix),
             (None, rest) => rest,
-            (prefix, rest) => self.work.merge(prefix, rest),
+            // The rest's batches are numbered from 1, after the profiled batch 0.
+            (prefix, rest) => self.work.merge(prefix, rest, 1),
         }
     }
 }
@@ -866,7 +867,7 @@ where
                     .work
                     .task(Position::Item(offset), head_items.into_iter())?;
                 let rest = self.run_plan_indexed(plan, rest, offset + head as u64);
-                return self.work.merge(Some(head_acc), rest);
+                return self.work.merge(Some(head_acc), rest, offset + head as u64);
             }
         }
         self.run_plan_indexed(plan, producer, offset)

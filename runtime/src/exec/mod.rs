@@ -217,19 +217,25 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         }
     }
 
-    /// Merges two ordered partial results; `None` (a failed side) wins, except that a
-    /// call keeping its prefix keeps a left side that succeeded.
+    /// Merges two ordered partial results, `right` starting at position `right_at`;
+    /// `None` (a failed side) wins, except that a call keeping its prefix keeps a left
+    /// side that succeeded, and drops a right side that starts after a failure.
     ///
     /// Every task before the earliest failed one runs and succeeds (only tasks after a
-    /// failure are skipped), so the leading run of successful results, in input order,
-    /// is exactly the prefix before the failure.
-    pub(crate) fn merge<A>(&self, left: Option<A>, right: Option<A>) -> Option<A>
+    /// failure are skipped), and a failure inside `left` is recorded before `left`
+    /// returns, so the result is exactly the prefix before the earliest failure once
+    /// every merge above it is done.
+    pub(crate) fn merge<A>(&self, left: Option<A>, right: Option<A>, right_at: u64) -> Option<A>
     where
         Comb: Fn(A, A) -> A,
     {
         match (left, right) {
-            (Some(left), Some(right)) => Some((self.combine)(left, right)),
-            (Some(left), None) if self.keeps_prefix => Some(left),
+            (Some(left), Some(right))
+                if !self.keeps_prefix || self.outcome.before_failure(right_at) =>
+            {
+                Some((self.combine)(left, right))
+            }
+            (Some(left), _) if self.keeps_prefix => Some(left),
             _ => None,
         }
     }
