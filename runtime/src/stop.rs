@@ -14,26 +14,17 @@
 //! Errors (`?`) fail the same way, so whichever of an exit and an error comes first in
 //! input order wins, as in the sequential loop.
 //!
-//! A task that runs after an exit at an earlier item (it started before the exit was
-//! known) stops between blocks of [`BLOCK`] items: its results are dropped anyway, and
-//! the caller waits for it before returning.
+//! A task runs its items as one plain fold, as tight as the sequential loop's: a check
+//! between items for an exit elsewhere cost up to 3× on cheap items. Tasks of a
+//! parallel plan are kept short instead (see `Call::run_plan_indexed`), so a task
+//! that started before an earlier item exited is soon over, and one that starts after
+//! it is skipped.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::{self, CallSpec};
-use crate::exec::{FoldItems, TaskStart};
+use crate::exec::FoldItems;
 use crate::input::IntoParallelInput;
-
-/// Items a task folds between two looks at whether an earlier item exited.
-const BLOCK: usize = 256;
-
-/// A task's accumulator and the position of its first item (if its input is indexed),
-/// which orders its exit among the others.
-pub(crate) struct Flow<A> {
-    acc: A,
-    at: Option<u64>,
-}
 
 /// Why a task stopped before its last item.
 pub(crate) enum Halt<A, B, E> {
@@ -41,76 +32,23 @@ pub(crate) enum Halt<A, B, E> {
     Break(A, B),
     /// An item failed.
     Error(E),
-    /// An item of an earlier task exited or failed: this task's results are not needed.
-    Abandoned,
 }
 
 /// The loop body of an early-exit call as the engine's fold.
-struct Halting<'f, F> {
-    body: &'f F,
-    /// Position of the earliest task known to have exited or failed (`u64::MAX` if
-    /// none); a later task stops at its next block.
-    stopped_at: &'f AtomicU64,
-}
+struct Halting<'f, F>(&'f F);
 
-impl<F> Halting<'_, F> {
-    #[inline]
-    fn step<A, T, B, E>(&self, acc: A, item: T, at: Option<u64>) -> Result<A, Halt<A, B, E>>
-    where
-        F: Fn(A, T) -> Result<ControlFlow<(A, B), A>, E>,
-    {
-        let halt = match (self.body)(acc, item) {
-            Ok(ControlFlow::Continue(acc)) => return Ok(acc),
-            Ok(ControlFlow::Break((acc, value))) => Halt::Break(acc, value),
-            Err(error) => Halt::Error(error),
-        };
-        if let Some(at) = at {
-            // Relaxed: only a hint for later tasks to stop early; the outcome, which
-            // the executors publish through their joins, decides the result.
-            self.stopped_at.fetch_min(at, Ordering::Relaxed);
-        }
-        Err(halt)
-    }
-}
-
-impl<A, T, B, E, F> FoldItems<Flow<A>, T> for Halting<'_, F>
+impl<A, T, B, E, F> FoldItems<A, T> for Halting<'_, F>
 where
     F: Fn(A, T) -> Result<ControlFlow<(A, B), A>, E>,
 {
     type Error = Halt<A, B, E>;
 
     #[inline]
-    fn fold_item(&self, flow: Flow<A>, item: T) -> Result<Flow<A>, Self::Error> {
-        let at = flow.at;
-        let acc = self.step(flow.acc, item, at)?;
-        Ok(Flow { acc, at })
-    }
-
-    #[inline]
-    fn fold_items<I: Iterator<Item = T>>(
-        &self,
-        flow: Flow<A>,
-        items: I,
-    ) -> Result<Flow<A>, Self::Error> {
-        let Flow { mut acc, at } = flow;
-        let mut items = items;
-        let Some(position) = at else {
-            // Batches of an iterator: short, and ordered only by their number.
-            let acc = items.try_fold(acc, |acc, item| self.step(acc, item, None))?;
-            return Ok(Flow { acc, at });
-        };
-        loop {
-            let mut folded = 0;
-            acc = items.by_ref().take(BLOCK).try_fold(acc, |acc, item| {
-                folded += 1;
-                self.step(acc, item, at)
-            })?;
-            if folded < BLOCK {
-                return Ok(Flow { acc, at });
-            }
-            if self.stopped_at.load(Ordering::Relaxed) < position {
-                return Err(Halt::Abandoned);
-            }
+    fn fold_item(&self, acc: A, item: T) -> Result<A, Self::Error> {
+        match (self.0)(acc, item) {
+            Ok(ControlFlow::Continue(acc)) => Ok(acc),
+            Ok(ControlFlow::Break((acc, value))) => Err(Halt::Break(acc, value)),
+            Err(error) => Err(Halt::Error(error)),
         }
     }
 }
@@ -139,38 +77,24 @@ where
     Fold: Fn(A, I::Item) -> Result<ControlFlow<(A, B), A>, E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
-    let stopped_at = AtomicU64::new(u64::MAX);
-    let halting = Halting {
-        body: &fold,
-        stopped_at: &stopped_at,
-    };
     let result = engine::run_parts(
         spec,
         key,
         input,
-        |start: TaskStart| Flow {
-            acc: init(),
-            at: start.first_item,
-        },
-        halting,
-        |left: Flow<A>, right: Flow<A>| Flow {
-            acc: combine(left.acc, right.acc),
-            at: left.at,
-        },
+        |_| init(),
+        Halting(&fold),
+        &combine,
         true,
     );
     match result {
-        Ok(flow) => Ok((flow.acc, None)),
+        Ok(acc) => Ok((acc, None)),
         Err((prefix, Halt::Break(acc, value))) => {
             let acc = match prefix {
-                Some(prefix) => combine(prefix.acc, acc),
+                Some(prefix) => combine(prefix, acc),
                 None => acc,
             };
             Ok((acc, Some(value)))
         }
         Err((_, Halt::Error(error))) => Err(error),
-        // A task is abandoned only after an earlier one exited or failed, and the
-        // earliest of those is what the call reports.
-        Err((_, Halt::Abandoned)) => unreachable!("autopar: an abandoned task was the earliest"),
     }
 }

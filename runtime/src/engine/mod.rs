@@ -54,6 +54,8 @@ const TRIAL_MIN_NS: f64 = 8_000.0;
 const HEAD_START_NS: f64 = 16_000.0;
 /// The head start is at most this fraction of the call's items.
 const HEAD_START_SHARE: usize = 16;
+/// Most work in one task of an early-exit call on the CPU pool.
+const STOP_TASK_NS: f64 = 8_000.0;
 /// Unknown-length inputs are assumed to hold at least this many times the items that
 /// profiling saw.
 const UNKNOWN_LEN_FACTOR: usize = 8;
@@ -877,15 +879,20 @@ where
     /// parallel plan starts on the other `len - head`: about [`HEAD_START_NS`] of work,
     /// at most `1 / HEAD_START_SHARE` of the rest.
     fn head_len(&self, total: usize, len: usize) -> usize {
+        match self.sequential_ns_per_item(total) {
+            Some(per_item) => ((HEAD_START_NS / per_item) as usize).min(len / HEAD_START_SHARE),
+            None => 0,
+        }
+    }
+
+    /// The sequential time per item that the decision for inputs of `total` items
+    /// assumed, or the site's profile: `None` if nothing was measured.
+    fn sequential_ns_per_item(&self, total: usize) -> Option<f64> {
         let state = self.entry.classes.get(site::size_class(Some(total)));
-        let mut per_item = sequential_estimate(state);
-        if !(per_item > 0.0) {
-            per_item = self.learned(state).map_or(0.0, |profile| profile.item_ns);
-        }
-        if !(per_item > 0.0) {
-            return 0;
-        }
-        ((HEAD_START_NS / per_item) as usize).min(len / HEAD_START_SHARE)
+        Some(sequential_estimate(state))
+            .filter(|ns| *ns > 0.0)
+            .or_else(|| self.learned(state).map(|profile| profile.item_ns))
+            .filter(|ns| *ns > 0.0)
     }
 
     /// Whether this call keeps its prefix and stopped before its end (an early exit, or
@@ -903,6 +910,24 @@ where
     where
         Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
+        let plan = match plan {
+            // An early-exit call's tasks stay short: a task that started before an
+            // earlier item exited runs to its end (its items run as one tight fold), and
+            // the caller waits for it.
+            Plan::Cpu { threads, chunk }
+                if self.work.keeps_prefix() && self.spec.chunk.is_none() =>
+            {
+                let total = offset as usize + producer.len();
+                let short = self
+                    .sequential_ns_per_item(total)
+                    .map_or(chunk, |ns| ((STOP_TASK_NS / ns) as usize).max(1));
+                Plan::Cpu {
+                    threads,
+                    chunk: chunk.min(short),
+                }
+            }
+            plan => plan,
+        };
         match plan {
             Plan::Sequential => self.work.task(Position::Item(offset), producer.into_iter()),
             Plan::Cpu { threads, chunk } => cpu::run(self.work, producer, offset, threads, chunk),
@@ -935,12 +960,14 @@ where
         }
     }
 
-    /// Learns a profile cut short by an early exit: the items before it are the loop's
-    /// own, and a search that stops early on every call would otherwise profile every
-    /// call. A profile cut short by an error of a loop without early exits is not
-    /// learned: the next call profiles again.
+    /// Learns a profile cut short by an early exit if it saw enough items: the items
+    /// before it are the loop's own, and a search that stops early on every call would
+    /// otherwise profile every call. A profile cut short by an error of a loop without
+    /// early exits, or after too few items, is not learned: the next call profiles
+    /// again.
     fn learn_cut_short(&self, state: &ClassState, profiler: Profiler) {
         if self.work.keeps_prefix()
+            && profiler.enough_when_cut_short()
             && let Some(profile) = profiler.finish()
         {
             self.learn(state, profile);

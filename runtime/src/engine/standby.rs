@@ -262,11 +262,14 @@ where
             profiler.add_batch(items, ns);
         }
         // A profile cut short by an error is not learned: the next call profiles again.
-        // One cut short by an early exit is: the items before the exit are the loop's
-        // own, and a search that stops early on every call would profile every call.
+        // One cut short by an early exit is, if it saw enough items: the items before
+        // the exit are the loop's own, and a search that stops early on every call
+        // would profile every call.
+        let learns = !self.work.outcome.failed()
+            || (self.work.keeps_prefix() && profiler.enough_when_cut_short());
         let plan = profiler
             .finish()
-            .filter(|_| !self.work.outcome.failed() || self.work.keeps_prefix())
+            .filter(|_| learns)
             .map(|profile| {
                 self.learn(self.entry.classes.get(class), profile);
                 self.decide(class, &profile, len)
