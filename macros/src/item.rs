@@ -596,7 +596,7 @@ mod tests {
     fn misuse_in_a_fn_gives_errors_and_the_stripped_fn() {
         let out = expand(
             TokenStream::new(),
-            "fn f(v: &[u8]) { #[parallel] for x in v { break; } }"
+            "fn f(v: &[u8]) { #[parallel] for x in v { g(x).await; } }"
                 .parse()
                 .unwrap(),
         )

@@ -77,15 +77,7 @@ where
     Fold: Fn(A, I::Item) -> Result<ControlFlow<(A, B), A>, E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
-    let result = engine::run_parts(
-        spec,
-        key,
-        input,
-        |_| init(),
-        Halting(&fold),
-        &combine,
-        true,
-    );
+    let result = engine::run_parts(spec, key, input, |_| init(), Halting(&fold), &combine, true);
     match result {
         Ok(acc) => Ok((acc, None)),
         Err((prefix, Halt::Break(acc, value))) => {

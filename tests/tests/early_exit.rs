@@ -175,7 +175,10 @@ proptest! {
     }
 }
 
-fn sequential_fold(v: &[u32]) -> Result<((u64, Vec<u32>), Option<u32>), String> {
+/// A sum and the items seen, and the item that stopped the loop.
+type Folded = ((u64, Vec<u32>), Option<u32>);
+
+fn sequential_fold(v: &[u32]) -> Result<Folded, String> {
     let (mut sum, mut seen) = (0u64, Vec::new());
     for &x in v {
         fails(x)?;

@@ -901,12 +901,7 @@ where
         self.work.keeps_prefix() && self.work.outcome.failed()
     }
 
-    fn run_plan_indexed<P: Producer>(
-        &self,
-        plan: Plan,
-        producer: Span<P>,
-        offset: u64,
-    ) -> Option<A>
+    fn run_plan_indexed<P: Producer>(&self, plan: Plan, producer: Span<P>, offset: u64) -> Option<A>
     where
         Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {

@@ -267,13 +267,10 @@ where
         // would profile every call.
         let learns = !self.work.outcome.failed()
             || (self.work.keeps_prefix() && profiler.enough_when_cut_short());
-        let plan = profiler
-            .finish()
-            .filter(|_| learns)
-            .map(|profile| {
-                self.learn(self.entry.classes.get(class), profile);
-                self.decide(class, &profile, len)
-            });
+        let plan = profiler.finish().filter(|_| learns).map(|profile| {
+            self.learn(self.entry.classes.get(class), profile);
+            self.decide(class, &profile, len)
+        });
         let helping = shared
             .state
             .compare_exchange(PROFILING, DECIDED, Ordering::AcqRel, Ordering::Acquire)
