@@ -310,3 +310,40 @@ fn iterator_inputs_stop_early_too() {
         .find_first(autopar::iter(0..100_000u32), |&x| x > 70_000);
     assert_eq!(f, Some(70_001));
 }
+
+/// A cold `auto` call (a call site of its own per use) of 200 slow items that stops
+/// at `stop`.
+macro_rules! slow_until {
+    ($stop:expr) => {{
+        let stop: usize = $stop;
+        let items: Vec<usize> = (0..200).collect();
+        Parallel::auto().try_fold_until(
+            &items,
+            Vec::new,
+            |mut seen: Vec<usize>, &i| {
+                std::thread::sleep(std::time::Duration::from_micros(30));
+                if i == stop {
+                    return Ok::<_, ()>(ControlFlow::Break((seen, i)));
+                }
+                seen.push(i);
+                Ok(ControlFlow::Continue(seen))
+            },
+            |mut a, b| {
+                a.extend(b);
+                a
+            },
+        )
+    }};
+}
+
+#[test]
+fn slow_first_items_with_helpers_standing_by_keep_the_prefix() {
+    // A cold `auto` call whose first item is slow starts helpers while it profiles:
+    // their batches before the exit count, those after it do not.
+    let want = |stop: usize| Ok(((0..stop).collect::<Vec<_>>(), Some(stop)));
+    assert_eq!(slow_until!(0), want(0));
+    assert_eq!(slow_until!(3), want(3));
+    assert_eq!(slow_until!(40), want(40));
+    assert_eq!(slow_until!(150), want(150));
+    assert_eq!(slow_until!(1000), Ok(((0..200).collect(), None)));
+}
