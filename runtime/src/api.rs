@@ -473,7 +473,9 @@ impl Parallel {
         B: Send,
         F: Fn(I::Item) -> ControlFlow<B> + Sync,
     {
-        let result = crate::stop::run::<_, _, _, Infallible, _, _, _>(
+        // `()`, never produced, as the error type: with `Infallible` the fold's results
+        // compiled to a slower loop (~1.2× on cheap items).
+        let result = crate::stop::run::<_, _, _, (), _, _, _>(
             self.spec(),
             type_name::<(F, I::Item, B)>(),
             input,
@@ -488,8 +490,7 @@ impl Parallel {
         );
         match result {
             Ok((_, Some(value))) => ControlFlow::Break(value),
-            Ok((_, None)) => ControlFlow::Continue(()),
-            Err(never) => match never {},
+            Ok((_, None)) | Err(()) => ControlFlow::Continue(()),
         }
     }
 
@@ -560,7 +561,7 @@ impl Parallel {
     {
         // Each task counts its items; the counts of the tasks before the first match,
         // plus the matching task's count before it, are the match's index.
-        let result = crate::stop::run::<_, _, _, Infallible, _, _, _>(
+        let result = crate::stop::run::<_, _, _, (), _, _, _>(
             self.spec(),
             type_name::<(P, I::Item, usize)>(),
             input,
@@ -576,8 +577,7 @@ impl Parallel {
         );
         match result {
             Ok((index, Some(()))) => Some(index),
-            Ok((_, None)) => None,
-            Err(never) => match never {},
+            Ok((_, None)) | Err(()) => None,
         }
     }
 

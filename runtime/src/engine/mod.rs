@@ -735,7 +735,9 @@ where
                 let _slot = self.cpu_slot(class, plan);
                 let started = Instant::now();
                 let result = self.run_indexed(plan, producer, 0);
-                if !self.stopped_early() {
+                if self.stopped_early() {
+                    unobserved(state);
+                } else {
                     self.observe(class, plan, timing, len, started);
                 }
                 result
@@ -793,7 +795,9 @@ where
                 let started = (timing != Timing::Untimed).then(Instant::now);
                 let mut counted = Counted::new(iter);
                 let result = self.run_iter(plan, &mut counted, 0);
-                if let Some(started) = started.filter(|_| !self.stopped_early()) {
+                if self.stopped_early() {
+                    unobserved(state);
+                } else if let Some(started) = started {
                     self.observe(class, plan, timing, counted.taken(), started);
                 }
                 bump(&state.items, counted.taken() as u64);
@@ -1080,6 +1084,17 @@ impl<I: Iterator> Iterator for Counted<I> {
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
+    }
+}
+
+/// A timed call that stopped early (an exit or an error of an early-exit loop) says
+/// nothing about its items' cost, so it is not observed; outside a trial run it also
+/// stops timing every call while the class waits for a baseline, so a search that
+/// always stops early runs untimed (and as the plain loop where it is sequential), and
+/// only sampled calls look for one.
+fn unobserved(state: &ClassState) {
+    if state.trial_left.load(Ordering::Relaxed) == 0 {
+        state.time_every_call.store(false, Ordering::Relaxed);
     }
 }
 
