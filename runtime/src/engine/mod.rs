@@ -51,7 +51,7 @@ const DOUBT_AFTER_CALLS: u64 = 8;
 const TRIAL_MIN_NS: f64 = 8_000.0;
 /// Work an early-exit call runs on the calling thread before its parallel plan starts
 /// (see `Call::run_indexed`): a hit there costs no more than the plain loop.
-const HEAD_START_NS: f64 = 16_000.0;
+const HEAD_START_NS: f64 = 50_000.0;
 /// The head start is at most this fraction of the call's items.
 const HEAD_START_SHARE: usize = 16;
 /// Most work in one task of an early-exit call on the CPU pool.
