@@ -21,6 +21,13 @@
 //! }
 //! ```
 //!
+//! A loop that exits early (`break` out of it, `return`) calls
+//! `try_fold_until` instead: the closure returns
+//! `Ok(ControlFlow::Continue((total,)))` to go on and
+//! `Ok(ControlFlow::Break(((total,), exit)))` to stop, and the result is
+//! `Ok(((p0,), exit))`; after the partials are applied, `exit ==
+//! Some(Some(value))` (a `return value`) returns from the fn.
+//!
 //! The `static` is the per-call-site cache key of the runtime; its
 //! `file!()/line!()/column!()` are spanned at the loop's `for` token so the
 //! key (and the report) name the loop, not the fn attribute.
@@ -39,7 +46,7 @@ use crate::lint::{Warning, emit};
 use crate::reduction::{Kind, Place};
 use crate::scan::{Reduction, Scan};
 use crate::syntax::{gen_span, local_ident};
-use crate::translate::{BODY_LABEL, SLOT, partials_tuple};
+use crate::translate::{BODY_LABEL, SLOT, go_on, partials_tuple, stop_with};
 
 /// What the fn does with an error that stopped the loop.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -190,7 +197,25 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
     let partials = partials_tuple(reductions, for_span);
     let stmts = &parts.body.stmts;
     let body_span = gen_span(parts.body.brace_token.span.join());
-    let body = if parts.continues {
+    let early_exit = parts.scan.breaks || !parts.scan.returns.is_empty();
+    let body = if early_exit {
+        // The body's block has a value: `None` to go on (its end, or a
+        // `continue`), `Some(exit)` to stop (a `break`, or a `return`, see
+        // `translate`). The partials are named after the block, where a name
+        // the body bound again no longer hides them.
+        let label = syn::Lifetime::new(BODY_LABEL, crate::syntax::local_span(body_span));
+        let stmts = terminated(stmts);
+        let stop = local_ident("__autopar_stop", span);
+        let exit = local_ident("__autopar_stop_exit", span);
+        let stop_here = stop_with(partials.clone(), quote_spanned!(span=> #exit), span);
+        quote_spanned! {body_span=>
+            let #stop: ::core::option::Option<_> =
+                #label: { #(#stmts)* ::core::option::Option::None };
+            if let ::core::option::Option::Some(#exit) = #stop {
+                return #stop_here;
+            }
+        }
+    } else if parts.continues {
         let label = syn::Lifetime::new(BODY_LABEL, crate::syntax::local_span(body_span));
         quote_spanned!(body_span=> #label: { #(#stmts)* })
     } else {
@@ -220,6 +245,27 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         .map(|((r, w), p)| apply(r, w, p));
     let result = local_ident("__autopar_result", span);
     let error = local_ident("__autopar_error", span);
+    let exit = local_ident("__autopar_exit", span);
+    let exit_value = local_ident("__autopar_value", span);
+    // What the loop's result holds, and what happens after the partials are
+    // applied: a `return value` in the loop returns it from the fn.
+    let (ok_pattern, after) = if !early_exit {
+        (quote_spanned!(span=> (#(#results,)*)), quote!())
+    } else if parts.scan.returns.is_empty() {
+        (
+            quote_spanned!(span=> ((#(#results,)*), #exit)),
+            quote_spanned!(span=> let _ = #exit;),
+        )
+    } else {
+        (
+            quote_spanned!(span=> ((#(#results,)*), #exit)),
+            quote_spanned!(span=>
+                if let ::core::option::Option::Some(::core::option::Option::Some(#exit_value)) = #exit {
+                    return #exit_value;
+                }
+            ),
+        )
+    };
     let finish = if parts.scan.fallible {
         let leave = match parts.propagate {
             Propagate::Err => quote_spanned!(span=> return ::core::result::Result::Err(#error)),
@@ -230,16 +276,26 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         };
         quote_spanned! {span=>
             match #result {
-                ::core::result::Result::Ok((#(#results,)*)) => { #(#applies)* }
+                ::core::result::Result::Ok(#ok_pattern) => { #(#applies)* #after }
                 ::core::result::Result::Err(#error) => #leave,
             }
         }
     } else {
         quote_spanned! {span=>
-            let ::core::result::Result::Ok((#(#results,)*)) = #result;
+            let ::core::result::Result::Ok(#ok_pattern) = #result;
             #(#applies)*
+            #after
         }
     };
+    let method = Ident::new(
+        if early_exit {
+            "try_fold_until"
+        } else {
+            "try_fold"
+        },
+        span,
+    );
+    let go_on = go_on(early_exit, partials.clone(), span);
     // Without reductions the accumulator is `()`; spelled with empty
     // blocks, which clippy's `unused_unit` accepts.
     let (init, combine) = if reductions.is_empty() {
@@ -276,20 +332,30 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
             )
             #(#options)*
             #progress
-            .try_fold(
+            .#method(
                 #input,
                 #init,
                 |#params, #pat| {
                     #body
                     // Unreachable when the body ends in `continue` or `panic!`.
                     #[allow(unreachable_code)]
-                    return ::core::result::Result::Ok(#partials);
+                    return #go_on;
                 },
                 #combine,
             );
             #finish
         }
     }
+}
+
+/// `stmts` with a `;` after a final expression statement that has none, so that
+/// more can follow it in the same block.
+fn terminated(stmts: &[syn::Stmt]) -> Vec<syn::Stmt> {
+    let mut stmts = stmts.to_vec();
+    if let Some(syn::Stmt::Expr(expr, semi @ None)) = stmts.last_mut() {
+        *semi = Some(syn::Token![;](expr.span()));
+    }
+    stmts
 }
 
 /// The method that makes an empty partial.

@@ -440,7 +440,22 @@ impl Rewriter<'_> {
             index: analysis.index.as_ref(),
             own_label: f.label.as_ref().map(|l| l.name.ident.to_string()),
             ret: self.ret,
+            early_exit: analysis.breaks || !analysis.returns.is_empty(),
+            returns: !analysis.returns.is_empty(),
         };
+        if self.in_parallel {
+            // The `return` after this loop would leave the enclosing loop's
+            // closure, not the fn.
+            for span in &analysis.returns {
+                cx.error(
+                    *span,
+                    help(
+                        "`return` can't leave a parallel loop that runs inside another parallel loop",
+                        "`break` out of this loop, or move `return` to the outer loop's body after this loop (decided from a reduction, e.g. `found |= ..`)",
+                    ),
+                );
+            }
+        }
         let translated = translate(&mut f.body, &plan);
         if translated.missed_sites > 0 {
             cx.error(
@@ -578,7 +593,7 @@ mod tests {
     fn misuse_in_a_fn_gives_errors_and_the_stripped_fn() {
         let out = expand(
             TokenStream::new(),
-            "fn f(v: &[u8]) { #[parallel] for x in v { break; } }"
+            "fn f(v: &[u8]) { #[parallel] for x in v { g(x).await; } }"
                 .parse()
                 .unwrap(),
         )

@@ -98,6 +98,10 @@ pub struct Scan {
     /// the address names the statement; a name would not (the body may
     /// bind the same name again, and then it is another variable).
     pub sites: BTreeMap<usize, (Kind, Place)>,
+    /// The body `break`s out of this loop: an early exit.
+    pub breaks: bool,
+    /// Where the body `return`s from the fn: an early exit that returns.
+    pub returns: Vec<Span>,
 }
 
 /// Where the loop sits.
@@ -182,6 +186,8 @@ struct Walker<'a> {
     // Records.
     fallible: bool,
     try_in_unit_fn: bool,
+    breaks: bool,
+    returns: Vec<Span>,
     reductions: Vec<RedSite>,
     uses: Vec<(String, Span, UseKind)>,
     writes: BTreeMap<String, Vec<Write>>,
@@ -219,6 +225,8 @@ pub fn scan(for_loop: &ExprForLoop, args: &Args, env: Env, cx: &Ctxt) -> Scan {
         in_macro: false,
         fallible: false,
         try_in_unit_fn: false,
+        breaks: false,
+        returns: Vec::new(),
         reductions: Vec::new(),
         uses: Vec::new(),
         writes: BTreeMap::new(),
@@ -366,6 +374,8 @@ impl Walker<'_> {
         let mut scan = Scan {
             fallible: self.fallible,
             try_in_unit_fn: self.try_in_unit_fn,
+            breaks: self.breaks,
+            returns: self.returns.clone(),
             ..Scan::default()
         };
 
@@ -877,13 +887,8 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             }
             Expr::Return(r) => {
                 if self.own_flow() {
-                    self.error_flow(
-                        r.return_token.span,
-                        help(
-                            "`return` can't leave a parallel loop: each iteration runs as a closure on a worker thread",
-                            "use `continue` to end this iteration, `?` to stop on an error, or a reduction to compute a value and return after the loop",
-                        ),
-                    );
+                    // An early exit: the earliest returning item wins (translated).
+                    self.returns.push(r.return_token.span);
                 }
                 visit::visit_expr(self, expr);
             }
@@ -992,7 +997,7 @@ impl Walker<'_> {
         self.scope.exit(entered);
     }
 
-    fn check_break(&self, br: &syn::ExprBreak) {
+    fn check_break(&mut self, br: &syn::ExprBreak) {
         let leaves = match &br.label {
             None => self.scope.depth == 0,
             Some(l) => !self.scope.labels.contains(&l.ident.to_string()),
@@ -1004,19 +1009,18 @@ impl Walker<'_> {
             .label
             .as_ref()
             .is_none_or(|l| Some(l.ident.to_string()) == self.own_label);
-        let span = br.break_token.span;
-        let msg = if own {
-            help(
-                "`break` can't stop a parallel loop: its iterations run at the same time, in no fixed order",
-                "to stop on an error, use `?` (the loop stops handing out iterations); to search, collect candidates with `v.push(x)` and pick after the loop",
-            )
-        } else {
+        if own {
+            // An early exit: the earliest breaking item wins (translated).
+            self.breaks = true;
+            return;
+        }
+        self.error_flow(
+            br.break_token.span,
             help(
                 "this `break` jumps out of the parallel loop to an enclosing loop",
-                "iterations of a parallel loop can't leave it; compute a flag with a reduction (`found |= ..`) and break after the loop",
-            )
-        };
-        self.error_flow(span, msg);
+                "an iteration can stop only its own loop: set a flag with a reduction (`stop |= true;`), then `break`, and break the enclosing loop after this one when the flag is set",
+            ),
+        );
     }
 
     fn check_continue(&self, c: &syn::ExprContinue) {

@@ -7,6 +7,14 @@
 //!
 //! * `continue` (and `continue 'label` naming this loop) becomes a `break`
 //!   out of the block the body is wrapped in: it ends the iteration.
+//! * In a loop that exits early (`break` out of it, or `return`), that block
+//!   has a value: `continue` becomes `break 'body None`, `break` becomes
+//!   `break 'body Some(None)` and `return e` becomes `break 'body Some(Some(e))`.
+//!   After the block the closure returns `Ok(ControlFlow::Continue(partials))`
+//!   to go on, or `Ok(ControlFlow::Break((partials, exit)))` to stop: the
+//!   runtime stops at the earliest such item, and the code after the loop
+//!   returns `e` from the fn. The partials are named after the block, where a
+//!   name the body bound again no longer hides them.
 //! * `e?` becomes a `match` that returns `Err(..)` from the closure, which
 //!   the engine treats as "stop handing out iterations"; in Result mode the
 //!   error is converted with `From` right there, as `?` would.
@@ -59,6 +67,28 @@ pub struct Plan<'a> {
     pub own_label: Option<String>,
     /// How `?` returns.
     pub ret: RetMode,
+    /// The loop exits early (`break`, `return`): the closure returns a
+    /// `ControlFlow`.
+    pub early_exit: bool,
+    /// The loop has a `return`: the exit value is `Option<fn's return type>`
+    /// (else `Option<()>`, always `None`).
+    pub returns: bool,
+}
+
+/// What the fold closure returns to go on to the next item: `Ok(partials)`,
+/// or `Ok(ControlFlow::Continue(partials))` in a loop that exits early.
+pub fn go_on(plan_early_exit: bool, partials: TokenStream, span: Span) -> TokenStream {
+    if plan_early_exit {
+        quote_spanned!(span=> ::core::result::Result::Ok(::core::ops::ControlFlow::Continue(#partials)))
+    } else {
+        quote_spanned!(span=> ::core::result::Result::Ok(#partials))
+    }
+}
+
+/// What the fold closure returns to stop the loop at this item with `exit`
+/// (an `Option` of the fn's return value).
+pub fn stop_with(partials: TokenStream, exit: TokenStream, span: Span) -> TokenStream {
+    quote_spanned!(span=> ::core::result::Result::Ok(::core::ops::ControlFlow::Break((#partials, #exit))))
 }
 
 /// What [`translate`] did that the code around the body must follow.
@@ -214,6 +244,20 @@ impl Translator<'_> {
         }
     }
 
+    /// `break` stopping this loop (plain, or labelled with this loop's label).
+    fn is_own_break(&self, b: &syn::ExprBreak) -> bool {
+        if !self.own_flow() {
+            return false;
+        }
+        match &b.label {
+            None => self.scope.depth == 0,
+            Some(l) => {
+                let name = l.ident.to_string();
+                !self.scope.labels.contains(&name) && Some(&name) == self.plan.own_label.as_ref()
+            }
+        }
+    }
+
     fn enter_loop(
         &mut self,
         label: Option<&syn::Label>,
@@ -255,9 +299,52 @@ impl VisitMut for Translator<'_> {
             Expr::Continue(c) if self.is_own_continue(c) => {
                 // A `break` out of the body's block, not a `return` of the
                 // partials here: the body may have bound their names again.
+                // (A value after a label is parenthesised: `'label ::path`
+                // would read as a labelled expression to some parsers.)
                 let span = gen_span(c.continue_token.span);
                 let label = syn::Lifetime::new(BODY_LABEL, local_span(c.continue_token.span));
-                replace(expr, quote_spanned!(span=> break #label));
+                if self.plan.early_exit {
+                    replace(
+                        expr,
+                        quote_spanned!(span=> break #label (::core::option::Option::None)),
+                    );
+                } else {
+                    replace(expr, quote_spanned!(span=> break #label));
+                }
+                self.continues = true;
+                self.changed = true;
+            }
+            Expr::Break(b) if self.plan.early_exit && self.is_own_break(b) => {
+                let span = gen_span(b.break_token.span);
+                let label = syn::Lifetime::new(BODY_LABEL, local_span(b.break_token.span));
+                let exit = if self.plan.returns {
+                    quote_spanned!(span=> ::core::option::Option::None)
+                } else {
+                    quote_spanned!(span=> ::core::option::Option::None::<()>)
+                };
+                replace(
+                    expr,
+                    quote_spanned!(span=> break #label (::core::option::Option::Some(#exit))),
+                );
+                self.continues = true;
+                self.changed = true;
+            }
+            Expr::Return(r) if self.plan.early_exit && self.own_flow() => {
+                if let Some(value) = &mut r.expr {
+                    self.visit_expr_mut(value);
+                }
+                let span = gen_span(r.return_token.span);
+                let label = syn::Lifetime::new(BODY_LABEL, local_span(r.return_token.span));
+                let value = match &r.expr {
+                    Some(value) => value.to_token_stream(),
+                    None => quote_spanned!(span=> ()),
+                };
+                replace(
+                    expr,
+                    quote_spanned!(span=> break #label (::core::option::Option::Some(
+                        ::core::option::Option::Some(#value)
+                    ))),
+                );
                 self.continues = true;
                 self.changed = true;
             }

@@ -18,7 +18,8 @@
 //! [`#[parallel]`](parallel) on a function rewrites its `for` loops into calls to the
 //! same engine. The loop body stays as written: `continue`, `?` (fail-fast), reductions
 //! such as `total += x` or `out.push(y)`, and disjoint writes `out[i] = ..` are
-//! translated; `break`, `return` and `.await` are compile errors that say why.
+//! translated; `break` and `return` stop the loop early with the sequential loop's
+//! result (see [Early exit](#early-exit)); `.await` is a compile error that says why.
 //!
 //! ```
 //! use autopar::parallel;
@@ -90,11 +91,57 @@
 //! - `?`, which stops the loop: no item after a failed one starts, running ones finish,
 //!   and the function returns the error of the earliest failing item in input order
 //!   (or `None`), as the sequential loop would;
+//! - `break` and `return`, which stop the loop early (below);
 //! - reductions and indexed writes, below.
 //!
-//! `break`, `return`, `.await`, labelled jumps out of the loop and assignments to outer
-//! variables are compile errors that point at the code and say what to write instead.
+//! `.await`, jumps to an enclosing loop (`break 'outer`, `continue 'outer`), a `return`
+//! from a parallel loop nested in another, and assignments to outer variables are
+//! compile errors that point at the code and say what to write instead.
 //! A panic in an item stops the loop the same way and is re-raised on the calling thread.
+//!
+//! ## Early exit
+//! `break` and `return` stop the loop as the sequential loop would: the earliest item in
+//! input order that breaks or returns wins. Items after it are no longer handed out,
+//! running ones finish, and every item before it still runs, so reductions hold exactly
+//! the items before it plus the breaking item's own effects before its `break`, and a
+//! `return value` returns that value from the function after the loop. Whichever of an
+//! exit and an error (`?`) comes first in input order wins.
+//!
+//! ```
+//! #[autopar::parallel]
+//! fn sum_until_zero(v: &[u64]) -> (u64, Option<usize>) {
+//!     let mut sum = 0;
+//!     for i in 0..v.len() {
+//!         if v[i] == 0 {
+//!             return (0, Some(i));
+//!         }
+//!         sum += v[i];
+//!     }
+//!     (sum, None)
+//! }
+//!
+//! #[autopar::parallel]
+//! fn before_first_big(v: &[u64]) -> Vec<u64> {
+//!     let mut small = Vec::new();
+//!     for &x in v {
+//!         if x > 100 {
+//!             break;
+//!         }
+//!         small.push(x);
+//!     }
+//!     small
+//! }
+//!
+//! let v: Vec<u64> = (1..=100_000).collect();
+//! assert_eq!(sum_until_zero(&v), (5_000_050_000, None));
+//! assert_eq!(sum_until_zero(&[3, 0, 4]), (0, Some(1)));
+//! assert_eq!(before_first_big(&v).len(), 100);
+//! ```
+//!
+//! By hand: [`Parallel::find_first`], [`find_map_first`](Parallel::find_map_first),
+//! [`position_first`](Parallel::position_first), [`any`](Parallel::any),
+//! [`all`](Parallel::all), [`for_each_until`](Parallel::for_each_until) and the general
+//! [`try_fold_until`](Parallel::try_fold_until).
 //!
 //! ## Reductions
 //! `x += e` (and `-= *= |= &= ^=`), `x = x.max(e)` / `x.min(e)`, `v.push(e)`,
@@ -251,6 +298,7 @@ mod profile;
 pub mod progress;
 mod report;
 mod site;
+mod stop;
 mod sync;
 mod trace;
 

@@ -10,6 +10,11 @@ use std::time::Instant;
 use crate::clock::{thread_cpu_ns, voluntary_switches};
 use crate::policy::Profile;
 
+/// Items a profile cut short by an early exit needs to be learned (or see below).
+const CUT_SHORT_MIN_ITEMS: usize = 256;
+/// Time a profile cut short by an early exit needs to be learned (or see above).
+const CUT_SHORT_MIN_NS: u64 = 20_000;
+
 /// Profiling stops once it has spent this much wall time (and seen a few batches), or
 /// less where the loop is short next to its parallel run on all cores.
 pub(crate) const BUDGET_NS: u64 = 100_000;
@@ -86,6 +91,14 @@ impl Profiler {
     /// The calling thread's CPU time when profiling started (`None` without a clock).
     pub(crate) fn cpu_start(&self) -> Option<u64> {
         self.cpu_start
+    }
+
+    /// Whether the batches so far say enough about the items to decide from when
+    /// profiling is cut short (an early exit): at least [`CUT_SHORT_MIN_ITEMS`] items, or
+    /// [`CUT_SHORT_MIN_NS`] of them. A search that hits its first item would otherwise
+    /// judge the loop by one item, timer included.
+    pub(crate) fn enough_when_cut_short(&self) -> bool {
+        self.items >= CUT_SHORT_MIN_ITEMS || self.elapsed_ns >= CUT_SHORT_MIN_NS
     }
 
     /// Size of the next batch: doubling from 1.

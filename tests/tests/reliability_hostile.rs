@@ -1,6 +1,7 @@
 //! Hostile use that once broke autopar: an input iterator that panics, errors found out
-//! of order by nested calls, panic payloads that panic when dropped, absurd chunk sizes
-//! on streams, and I/O workers whose items start CPU loops. Each call runs under a
+//! of order by nested calls, panic payloads that panic when dropped, and absurd chunk
+//! sizes on streams (`reliability_cpu_bound.rs` has I/O workers whose items start CPU
+//! loops). Each call runs under a
 //! watchdog: a hang fails the test instead of stalling the suite.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, panic_any};
@@ -217,41 +218,4 @@ fn a_huge_chunk_on_a_stream_stays_bounded() {
         });
         assert_eq!(result, Err(stop));
     }
-}
-
-#[test]
-fn cpu_loops_in_io_items_never_run_on_more_threads_than_cores() {
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    let running = AtomicUsize::new(0);
-    let most = AtomicUsize::new(0);
-    let inner_items = AtomicUsize::new(0);
-    let cpu_item = |_: &u32| {
-        let now = running.fetch_add(1, SeqCst) + 1;
-        most.fetch_max(now, SeqCst);
-        spin_for(Duration::from_micros(100));
-        running.fetch_sub(1, SeqCst);
-        inner_items.fetch_add(1, SeqCst);
-    };
-    let inner: Vec<u32> = (0..40).collect();
-    for round in 0..4 {
-        most.store(0, SeqCst);
-        // Many blocking items at once, each then running a CPU loop: forced CPU plans and
-        // `auto` ones (which profile, then go parallel: 4 ms of work).
-        Parallel::io().workers(16).chunk(1).for_each(0..32u32, |i| {
-            thread::sleep(Duration::from_millis(2));
-            if i % 2 == 0 {
-                Parallel::cpu().chunk(1).for_each(&inner, cpu_item);
-            } else {
-                Parallel::auto()
-                    .label("cpu loop in io items")
-                    .for_each(&inner, cpu_item);
-            }
-        });
-        let most = most.load(SeqCst);
-        assert!(
-            most <= cores,
-            "round {round}: {most} CPU items ran at once on {cores} cores"
-        );
-    }
-    assert_eq!(inner_items.load(SeqCst), 4 * 32 * 40);
 }

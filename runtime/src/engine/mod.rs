@@ -49,6 +49,13 @@ const MISPREDICTION_FACTOR: f64 = 4.0;
 const DOUBT_AFTER_CALLS: u64 = 8;
 /// Calls shorter than this never try a parallel plan: even an awake pool cannot pay.
 const TRIAL_MIN_NS: f64 = 8_000.0;
+/// Work an early-exit call runs on the calling thread before its parallel plan starts
+/// (see `Call::run_indexed`): a hit there costs no more than the plain loop.
+const HEAD_START_NS: f64 = 50_000.0;
+/// The head start is at most this fraction of the call's items.
+const HEAD_START_SHARE: usize = 16;
+/// Most work in one task of an early-exit call on the CPU pool.
+const STOP_TASK_NS: f64 = 8_000.0;
 /// Unknown-length inputs are assumed to hold at least this many times the items that
 /// profiling saw.
 const UNKNOWN_LEN_FACTOR: usize = 8;
@@ -86,12 +93,40 @@ where
     Fold: FoldItems<A, I::Item, Error = E> + Sync,
     Comb: Fn(A, A) -> A + Sync,
 {
+    run_parts(spec, key, input, init, fold, combine, None).map_err(|(_, error)| error)
+}
+
+/// [`run`], which on an error also returns the combined accumulators of the tasks
+/// before the earliest failed one when `exits` is given (`None` if there are none, or
+/// if it is not): an early exit is an "error" (one that `exits` picks) that carries the
+/// exiting task's accumulator, and the loop's result is everything before it plus that.
+#[inline]
+pub(crate) fn run_parts<I, A, E, Init, Fold, Comb>(
+    spec: CallSpec,
+    key: &'static str,
+    input: I,
+    init: Init,
+    fold: Fold,
+    combine: Comb,
+    exits: Option<fn(&E) -> bool>,
+) -> Result<A, (Option<A>, E)>
+where
+    I: IntoParallelInput,
+    A: Send,
+    E: Send,
+    Init: Fn(TaskStart) -> A + Sync,
+    Fold: FoldItems<A, I::Item, Error = E> + Sync,
+    Comb: Fn(A, A) -> A + Sync,
+{
     if crate::fork::in_child() {
         // The pools' threads did not survive the fork (see `fork`): the plain loop.
-        return input.into_parallel_input().drive(Sequentially {
-            init: &init,
-            fold: &fold,
-        });
+        return input
+            .into_parallel_input()
+            .drive(Sequentially {
+                init: &init,
+                fold: &fold,
+            })
+            .map_err(|error| (None, error));
     }
     let entry = spec.site.entry(key);
     if let Some(label) = spec.label {
@@ -104,25 +139,31 @@ where
         if let Some(len) = len
             && warm_sequential(entry, spec.mode, len)
         {
-            return input.drive(Sequentially {
-                init: &init,
-                fold: &fold,
-            });
+            return input
+                .drive(Sequentially {
+                    init: &init,
+                    fold: &fold,
+                })
+                .map_err(|error| (None, error));
         }
         if len.is_none()
             && let Some(items) = warm_sequential_stream(entry, spec.mode)
         {
-            return input.drive(SequentiallyCounted {
-                init: &init,
-                fold: &fold,
-                items,
-            });
+            return input
+                .drive(SequentiallyCounted {
+                    init: &init,
+                    fold: &fold,
+                    items,
+                })
+                .map_err(|error| (None, error));
         }
     }
     let progress = crate::progress::start(spec.progress.as_deref(), entry, || input.exact_len());
-    let work = Work::new(&init, &fold, &combine)
-        .with_progress(progress)
-        .with_span(trace.task_span());
+    let mut work = Work::new(&init, &fold, &combine).keeping_prefix(exits.is_some());
+    if let Some(is_exit) = exits {
+        work = work.with_exits(is_exit);
+    }
+    let work = work.with_progress(progress).with_span(trace.task_span());
     let call = Call {
         spec,
         entry,
@@ -775,7 +816,11 @@ where
                 let _slot = self.cpu_slot(class, plan);
                 let started = Instant::now();
                 let result = self.run_indexed(plan, producer, 0);
-                self.observe(class, plan, timing, len, started);
+                if self.stopped_early() {
+                    unobserved(state);
+                } else {
+                    self.observe(class, plan, timing, len, started);
+                }
                 result
             }
             Resolved::Profile => {
@@ -815,7 +860,7 @@ where
                 match (prefix, rest) {
                     (Some(prefix), None) if !self.work.outcome.failed() => Some(prefix),
                     (None, rest) => rest,
-                    (prefix, rest) => self.work.merge(prefix, rest),
+                    (prefix, rest) => self.work.merge(prefix, rest, offset),
                 }
             }
         }
@@ -834,7 +879,9 @@ where
                 let started = (timing != Timing::Untimed).then(Instant::now);
                 let mut counted = Counted::new(iter);
                 let result = self.run_iter(plan, &mut counted, 0);
-                if let Some(started) = started {
+                if self.stopped_early() {
+                    unobserved(state);
+                } else if let Some(started) = started {
                     self.observe(class, plan, timing, counted.taken(), started);
                 }
                 bump(&state.items, counted.taken() as u64);
@@ -883,7 +930,8 @@ where
         match result {
             (Some(prefix), None) if !self.work.outcome.failed() => Some(prefix),
             (None, rest) => rest,
-            (prefix, rest) => self.work.merge(prefix, rest),
+            // The rest's batches are numbered from 1, after the profiled batch 0.
+            (prefix, rest) => self.work.merge(prefix, rest, 1),
         }
     }
 }
@@ -899,6 +947,72 @@ where
     where
         Fold: FoldItems<A, P::Item, Error = E> + Sync,
     {
+        if self.work.keeps_prefix() && plan != Plan::Sequential {
+            let head = self.head_len(offset as usize + producer.len(), producer.len());
+            if head > 0 {
+                // An early exit's search runs its first items alone on the calling
+                // thread: a hit there costs what the plain loop costs, with no helper
+                // woken or waited for; a later one loses at most this head's share of
+                // the parallel run, which a pool's wake-up costs anyway.
+                let (head_items, rest) = producer.split_at(head);
+                let head_acc = self
+                    .work
+                    .task(Position::Item(offset), head_items.into_iter())?;
+                let rest = self.run_plan_indexed(plan, rest, offset + head as u64);
+                return self.work.merge(Some(head_acc), rest, offset + head as u64);
+            }
+        }
+        self.run_plan_indexed(plan, producer, offset)
+    }
+
+    /// Items an early-exit call of `total` items runs on the calling thread before its
+    /// parallel plan starts on the other `len - head`: about [`HEAD_START_NS`] of work,
+    /// at most `1 / HEAD_START_SHARE` of the rest.
+    fn head_len(&self, total: usize, len: usize) -> usize {
+        match self.sequential_ns_per_item(total) {
+            Some(per_item) => ((HEAD_START_NS / per_item) as usize).min(len / HEAD_START_SHARE),
+            None => 0,
+        }
+    }
+
+    /// The sequential time per item that the decision for inputs of `total` items
+    /// assumed, or the site's profile: `None` if nothing was measured.
+    fn sequential_ns_per_item(&self, total: usize) -> Option<f64> {
+        let state = self.entry.classes.get(site::size_class(Some(total)));
+        Some(sequential_estimate(state))
+            .filter(|ns| *ns > 0.0)
+            .or_else(|| self.learned(state).map(|profile| profile.item_ns))
+            .filter(|ns| *ns > 0.0)
+    }
+
+    /// Whether this call keeps its prefix and stopped before its end (an early exit, or
+    /// an error): its time says nothing about the cost of its items.
+    fn stopped_early(&self) -> bool {
+        self.work.keeps_prefix() && self.work.outcome.failed()
+    }
+
+    fn run_plan_indexed<P: Producer>(&self, plan: Plan, producer: Span<P>, offset: u64) -> Option<A>
+    where
+        Fold: FoldItems<A, P::Item, Error = E> + Sync,
+    {
+        let plan = match plan {
+            // An early-exit call's tasks stay short: a task that started before an
+            // earlier item exited runs to its end (its items run as one tight fold), and
+            // the caller waits for it.
+            Plan::Cpu { threads, chunk }
+                if self.work.keeps_prefix() && self.spec.chunk.is_none() =>
+            {
+                let total = offset as usize + producer.len();
+                let short = self
+                    .sequential_ns_per_item(total)
+                    .map_or(chunk, |ns| ((STOP_TASK_NS / ns) as usize).max(1));
+                Plan::Cpu {
+                    threads,
+                    chunk: chunk.min(short),
+                }
+            }
+            plan => plan,
+        };
         match plan {
             Plan::Sequential => self.work.task(Position::Item(offset), producer.into_iter()),
             Plan::Cpu { threads, chunk } => cpu::run(self.work, producer, offset, threads, chunk),
@@ -931,6 +1045,20 @@ where
         }
     }
 
+    /// Learns a profile cut short by an early exit if it saw enough items: the items
+    /// before it are the loop's own, and a search that stops early on every call would
+    /// otherwise profile every call. A profile cut short by an error of a loop without
+    /// early exits, or after too few items, is not learned: the next call profiles
+    /// again.
+    fn learn_cut_short(&self, state: &ClassState, profiler: Profiler) {
+        if self.work.keeps_prefix()
+            && profiler.enough_when_cut_short()
+            && let Some(profile) = profiler.finish()
+        {
+            self.learn(state, profile);
+        }
+    }
+
     /// Profiles the front of an indexed input: returns the prefix's accumulator, the
     /// rest of the input and the profile. `None` if an item failed (the error is in
     /// the outcome; nothing else ran).
@@ -952,13 +1080,18 @@ where
             let take = profiler.next_batch_len().min(rest.len());
             let (batch, tail) = rest.split_at(take);
             rest = tail;
-            acc = profiler
-                .time(|| {
-                    let folded = self.work.fold.fold_items(acc, batch.into_iter());
-                    (take, folded)
-                })
-                .map_err(|error| self.work.outcome.record_error(0, error))
-                .ok()?;
+            let folded = profiler.time(|| {
+                let folded = self.work.fold.fold_items(acc, batch.into_iter());
+                (take, folded)
+            });
+            acc = match folded {
+                Ok(acc) => acc,
+                Err(error) => {
+                    self.learn_cut_short(state, profiler);
+                    self.work.outcome.record_error(0, error);
+                    return None;
+                }
+            };
         }
         // At least one item ran: empty inputs return before profiling.
         let profile = profiler.finish().unwrap_or(Profile {
@@ -990,13 +1123,18 @@ where
         while !exhausted && !profiler.done(None) {
             let want = profiler.next_batch_len();
             let before = iter.taken();
-            acc = profiler
-                .time(|| {
-                    let folded = self.work.fold.fold_items(acc, iter.by_ref().take(want));
-                    (iter.taken() - before, folded)
-                })
-                .map_err(|error| self.work.outcome.record_error(0, error))
-                .ok()?;
+            let folded = profiler.time(|| {
+                let folded = self.work.fold.fold_items(acc, iter.by_ref().take(want));
+                (iter.taken() - before, folded)
+            });
+            acc = match folded {
+                Ok(acc) => acc,
+                Err(error) => {
+                    self.learn_cut_short(state, profiler);
+                    self.work.outcome.record_error(0, error);
+                    return None;
+                }
+            };
             exhausted = iter.taken() - before < want;
         }
         let profile = profiler.finish();
@@ -1032,6 +1170,17 @@ impl<I: Iterator> Iterator for Counted<I> {
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
+    }
+}
+
+/// A timed call that stopped early (an exit or an error of an early-exit loop) says
+/// nothing about its items' cost, so it is not observed; outside a trial run it also
+/// stops timing every call while the class waits for a baseline, so a search that
+/// always stops early runs untimed (and as the plain loop where it is sequential), and
+/// only sampled calls look for one.
+fn unobserved(state: &ClassState) {
+    if state.trial_left.load(Ordering::Relaxed) == 0 {
+        state.time_every_call.store(false, Ordering::Relaxed);
     }
 }
 

@@ -158,7 +158,12 @@ impl<P, A> Shared<P, A> {
 pub(super) fn allowed(len: usize) -> bool {
     // Inside a pool the standby's helpers would nest parallelism (the nesting rules
     // decide for inner loops instead); one item has nothing to share.
-    len >= 2 && rayon::current_thread_index().is_none() && !io_pool::on_worker_thread()
+    // A thread running an I/O plan's items (its caller too) computes under a CPU slot
+    // (see `cpu_slots`); a standby helper would compute beside it without one.
+    len >= 2
+        && rayon::current_thread_index().is_none()
+        && !io_pool::on_worker_thread()
+        && !crate::exec::cpu_slots::needed_here()
 }
 
 impl<A, E, Init, Fold, Comb> Call<'_, '_, Init, Fold, Comb, E>
@@ -207,13 +212,13 @@ where
                 .expect("a call that did not start has all its items");
             return Err(producer);
         }
-        if self.work.outcome.failed() {
-            return Ok(None);
-        }
         let results = shared
             .results
             .into_inner()
             .unwrap_or_else(|e| e.into_inner());
+        if self.work.outcome.failed() {
+            return Ok(self.work.prefix_before_failure(results));
+        }
         Ok(self.work.combine_in_order(results))
     }
 
@@ -261,14 +266,16 @@ where
         for (items, ns) in std::mem::take(&mut *lock(&shared.helper_batches)) {
             profiler.add_batch(items, ns);
         }
-        // A profile cut short by a failure is not learned: the next call profiles again.
-        let plan = profiler
-            .finish()
-            .filter(|_| !self.work.outcome.failed())
-            .map(|profile| {
-                self.learn(self.entry.classes.get(class), profile);
-                self.decide(class, &profile, len)
-            });
+        // A profile cut short by an error is not learned: the next call profiles again.
+        // One cut short by an early exit is, if it saw enough items: the items before
+        // the exit are the loop's own, and a search that stops early on every call
+        // would profile every call.
+        let learns = !self.work.outcome.failed()
+            || (self.work.keeps_prefix() && profiler.enough_when_cut_short());
+        let plan = profiler.finish().filter(|_| learns).map(|profile| {
+            self.learn(self.entry.classes.get(class), profile);
+            self.decide(class, &profile, len)
+        });
         let helping = shared
             .state
             .compare_exchange(PROFILING, DECIDED, Ordering::AcqRel, Ordering::Acquire)

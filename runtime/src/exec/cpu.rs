@@ -156,5 +156,5 @@ where
         || split(work, left, offset, chunk),
         || split(work, right, offset + mid as u64, chunk),
     );
-    work.merge(left, right)
+    work.merge(left, right, offset + mid as u64)
 }

@@ -113,6 +113,13 @@ pub(crate) struct Work<'f, Init, Fold, Comb, E> {
     pub(crate) fold: &'f Fold,
     pub(crate) combine: &'f Comb,
     pub(crate) outcome: Outcome<E>,
+    /// On a failure, keep the combined results of the tasks before the earliest failed
+    /// one (see [`Self::merge`]): an early exit (`break`, `return`) needs everything the
+    /// items before it produced.
+    keeps_prefix: bool,
+    /// Which failures are early exits (`break`, `return`), not errors: the call's
+    /// progress bar ends as done on those.
+    is_exit: fn(&E) -> bool,
     /// The call's progress bar, if it shows one (always `None` without the feature).
     progress: Option<crate::progress::Progress>,
     /// The call's tracing span, entered by pool threads while they run a task (a
@@ -127,9 +134,30 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
             fold,
             combine,
             outcome: Outcome::new(),
+            keeps_prefix: false,
+            is_exit: |_| false,
             progress: None,
             span: crate::trace::TaskSpan::none(),
         }
+    }
+
+    /// Keeps, on a failure, the results of the tasks before the earliest failed one.
+    pub(crate) fn keeping_prefix(mut self, keeps_prefix: bool) -> Self {
+        self.keeps_prefix = keeps_prefix;
+        self
+    }
+
+    /// Counts the failures `is_exit` picks as early exits, not errors (for the progress
+    /// bar: a search that found its item succeeded).
+    pub(crate) fn with_exits(mut self, is_exit: fn(&E) -> bool) -> Self {
+        self.is_exit = is_exit;
+        self
+    }
+
+    /// Whether a failure keeps the results of the tasks before it.
+    #[inline]
+    pub(crate) fn keeps_prefix(&self) -> bool {
+        self.keeps_prefix
     }
 
     /// Enters `span` in every task run off the calling thread.
@@ -220,15 +248,41 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         }
     }
 
-    /// Merges two ordered partial results; `None` (a failed side) wins.
-    pub(crate) fn merge<A>(&self, left: Option<A>, right: Option<A>) -> Option<A>
+    /// Merges two ordered partial results, `right` starting at position `right_at`;
+    /// `None` (a failed side) wins, except that a call keeping its prefix keeps a left
+    /// side that succeeded, and drops a right side that starts after a failure.
+    ///
+    /// Every task before the earliest failed one runs and succeeds (only tasks after a
+    /// failure are skipped), and a failure inside `left` is recorded before `left`
+    /// returns, so the result is exactly the prefix before the earliest failure once
+    /// every merge above it is done.
+    pub(crate) fn merge<A>(&self, left: Option<A>, right: Option<A>, right_at: u64) -> Option<A>
     where
         Comb: Fn(A, A) -> A,
     {
         match (left, right) {
-            (Some(left), Some(right)) => Some((self.combine)(left, right)),
+            (Some(left), Some(right))
+                if !self.keeps_prefix || self.outcome.before_failure(right_at) =>
+            {
+                Some((self.combine)(left, right))
+            }
+            (Some(left), _) if self.keeps_prefix => Some(left),
             _ => None,
         }
+    }
+
+    /// The ordered combination of the results of a failed call's tasks that come before
+    /// its earliest failure, if the call keeps its prefix (`None` otherwise, or if there
+    /// are none). Tasks after the failure that finished are dropped.
+    pub(crate) fn prefix_before_failure<A>(&self, mut results: Vec<(Position, A)>) -> Option<A>
+    where
+        Comb: Fn(A, A) -> A,
+    {
+        if !self.keeps_prefix {
+            return None;
+        }
+        results.retain(|(position, _)| self.outcome.before_failure(position.order()));
+        self.combine_in_order(results)
     }
 
     /// Combines task results tagged with their positions, whatever order they finished
@@ -243,11 +297,12 @@ impl<'f, Init, Fold, Comb, E> Work<'f, Init, Fold, Comb, E> {
         Some(ordered.fold(first, |left, right| (self.combine)(left, right)))
     }
 
-    /// Ends the call: re-raises the first panic, else returns the earliest error, else
-    /// the accumulator.
-    pub(crate) fn finish<A>(self, result: Option<A>) -> Result<A, E> {
+    /// Ends the call: re-raises the first panic, else returns the earliest error with
+    /// the result of the tasks before it (see [`Self::keeping_prefix`]), else the
+    /// accumulator.
+    pub(crate) fn finish<A>(self, result: Option<A>) -> Result<A, (Option<A>, E)> {
         if let Some(progress) = &self.progress {
-            progress.end(self.outcome.ended());
+            progress.end(self.outcome.ended(self.is_exit));
         }
         self.outcome.finish(result)
     }
@@ -301,16 +356,26 @@ impl<E> Outcome<E> {
                 || position > self.first_error_at.load(Ordering::Relaxed))
     }
 
-    /// How the call ended, as its progress bar says it.
-    pub(crate) fn ended(&self) -> crate::progress::Ended {
+    /// How the call ended, as its progress bar says it: an early exit (a failure that
+    /// `is_exit` picks) is a success.
+    pub(crate) fn ended(&self, is_exit: fn(&E) -> bool) -> crate::progress::Ended {
         use crate::progress::Ended;
         if self.panicked.load(Ordering::Relaxed) {
-            Ended::Panicked
-        } else if self.failed() {
-            Ended::Failed
-        } else {
-            Ended::Done
+            return Ended::Panicked;
         }
+        let error = self.error.lock().unwrap_or_else(|e| e.into_inner());
+        match &*error {
+            Some((_, error)) if !is_exit(error) => Ended::Failed,
+            _ => Ended::Done,
+        }
+    }
+
+    /// True when the task at `position` comes before every failure so far and nothing
+    /// panicked: its result belongs to the prefix of a failed call that keeps one.
+    #[inline]
+    pub(crate) fn before_failure(&self, position: u64) -> bool {
+        !self.panicked.load(Ordering::Relaxed)
+            && position < self.first_error_at.load(Ordering::Relaxed)
     }
 
     /// Records an item's error: the call stops and returns the earliest one.
@@ -340,13 +405,13 @@ impl<E> Outcome<E> {
         }
     }
 
-    fn finish<A>(self, result: Option<A>) -> Result<A, E> {
+    fn finish<A>(self, result: Option<A>) -> Result<A, (Option<A>, E)> {
         if let Some(payload) = self.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
             drop(result);
             resume_unwind(payload);
         }
         if let Some((_, error)) = self.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            return Err(error);
+            return Err((result, error));
         }
         Ok(result.expect("every task of a call that did not fail produced a result"))
     }

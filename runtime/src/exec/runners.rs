@@ -264,10 +264,10 @@ where
             }
         }
     }
-    if work.outcome.failed() {
-        return None;
-    }
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    if work.outcome.failed() {
+        return work.prefix_before_failure(results);
+    }
     Some(work.combine_in_order(results).unwrap_or_else(|| {
         (work.init)(TaskStart {
             first_item: None,

@@ -1,27 +1,21 @@
+// `return` leaves a parallel loop, and the fn, with the earliest returning
+// item's value; from a parallel loop nested in another, it cannot.
 use autopar::parallel;
 
 #[parallel]
-fn check(v: &[u32]) {
-    for x in v {
-        if *x == 0 {
-            // In a closure this would silently act like `continue`.
-            return;
-        }
-        std::hint::black_box(x);
-    }
-}
-
-#[parallel]
-fn find(v: &[u32]) -> Option<u32> {
-    for x in v {
-        if *x > 10 {
-            return Some(*x);
+fn find(rows: &[Vec<u32>]) -> Option<u32> {
+    #[parallel]
+    for row in rows {
+        #[parallel(allow_nested)]
+        for x in row {
+            if *x > 10 {
+                return Some(*x);
+            }
         }
     }
     None
 }
 
 fn main() {
-    check(&[]);
     find(&[]);
 }
