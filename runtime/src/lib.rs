@@ -196,6 +196,8 @@ mod env;
 mod exec;
 mod fork;
 mod input;
+#[cfg(feature = "async")]
+mod limit;
 mod machine;
 mod persist;
 mod placement;
