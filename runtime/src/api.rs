@@ -212,7 +212,7 @@ impl Parallel {
     }
 
     #[inline]
-    fn spec(self) -> CallSpec {
+    pub(crate) fn spec(self) -> CallSpec {
         CallSpec {
             site: match self.site {
                 SiteRef::Static(site) => site,

@@ -189,8 +189,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+#[cfg(feature = "async")]
+mod async_loop;
 mod clock;
 mod collect;
+mod deadline;
 mod engine;
 mod env;
 mod exec;
@@ -210,8 +213,13 @@ mod sync;
 mod trace;
 
 pub use api::{Mode, Parallel};
+#[cfg(feature = "async")]
+pub use async_loop::AsyncReport;
 pub use autopar_macros::parallel;
+pub use deadline::{TimedOut, WithTimeout};
 pub use input::{IntoParallelInput, Iter, ParallelInput, iter};
+#[cfg(feature = "async")]
+pub use limit::LimitReason;
 pub use persist::{load_profile, save_profile};
 pub use report::{ClassReport, Report, SiteReport, report};
 
