@@ -160,12 +160,12 @@ impl Limit {
     /// An item that started `latency_ns` ago completed at `now_ns`.
     pub(crate) fn on_sample(&mut self, now_ns: u64, latency_ns: u64) {
         let latency = (latency_ns as f64).max(FLOOR_NS);
-        if let Some(probe) = &mut self.probe {
-            if probe.skip > 0 {
-                probe.skip -= 1;
-                self.window_start_ns = now_ns;
-                return;
-            }
+        if let Some(probe) = &mut self.probe
+            && probe.skip > 0
+        {
+            probe.skip -= 1;
+            self.window_start_ns = now_ns;
+            return;
         }
         self.window.push(latency);
         let size = self.current().max(MIN_WINDOW);

@@ -26,7 +26,10 @@ fn a_blocking_loop_stops_starting_items_at_its_deadline() {
     assert!(elapsed >= Duration::from_millis(60), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     // Every item that started also finished: blocking items are waited for.
-    assert_eq!(started.load(Ordering::SeqCst), finished.load(Ordering::SeqCst));
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        finished.load(Ordering::SeqCst)
+    );
     assert!(started.load(Ordering::SeqCst) < 1000);
 }
 
@@ -41,7 +44,7 @@ fn try_map_gives_unstarted_items_timed_out_and_keeps_the_rest() {
         });
     assert_eq!(r.len(), 400);
     let done = r.iter().filter(|x| x.is_ok()).count();
-    assert!(done >= 1 && done < 400, "{done}");
+    assert!((1..400).contains(&done), "{done}");
     for (i, x) in r.iter().enumerate() {
         assert!(*x == Ok(i as u32) || *x == Err(TimedOut), "{i}: {x:?}");
     }
@@ -64,7 +67,12 @@ fn an_earlier_item_error_wins_over_the_deadline() {
 
 #[test]
 fn map_within_its_deadline_is_the_plain_map() {
-    for parallel in [Parallel::auto(), Parallel::cpu(), Parallel::io(), Parallel::seq()] {
+    for parallel in [
+        Parallel::auto(),
+        Parallel::cpu(),
+        Parallel::io(),
+        Parallel::seq(),
+    ] {
         let v = parallel
             .timeout(Duration::from_secs(3600))
             .map(0..10_000u64, |x| x * 2);
@@ -75,9 +83,11 @@ fn map_within_its_deadline_is_the_plain_map() {
 #[test]
 fn an_expired_deadline_runs_nothing() {
     let ran = AtomicUsize::new(0);
-    let r = Parallel::auto().timeout(Duration::ZERO).for_each(0..100, |_| {
-        ran.fetch_add(1, Ordering::SeqCst);
-    });
+    let r = Parallel::auto()
+        .timeout(Duration::ZERO)
+        .for_each(0..100, |_| {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
     assert_eq!(r, Err(TimedOut));
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }

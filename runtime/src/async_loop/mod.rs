@@ -133,24 +133,22 @@ impl Parallel {
     /// }));
     /// assert_eq!(seen.into_inner(), 55);
     /// ```
-    pub fn for_each_async<I, B, Fut>(self, input: I, body: B) -> impl Future<Output = ()>
+    pub async fn for_each_async<I, B, Fut>(self, input: I, body: B)
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future<Output = ()>,
     {
-        async move {
-            let mut items = input.into_iter();
-            run(
-                self,
-                type_name::<(B, I::Item)>(),
-                None,
-                &mut items,
-                body,
-                &mut Discard,
-            )
-            .await;
-        }
+        let mut items = input.into_iter();
+        run(
+            self,
+            type_name::<(B, I::Item)>(),
+            None,
+            &mut items,
+            body,
+            &mut Discard,
+        )
+        .await;
     }
 
     /// Awaits `body(item)` for every item concurrently; the outputs are in input order.
@@ -162,28 +160,26 @@ impl Parallel {
     /// );
     /// assert_eq!(doubled, [2, 4, 6]);
     /// ```
-    pub fn map_async<I, B, Fut>(self, input: I, body: B) -> impl Future<Output = Vec<Fut::Output>>
+    pub async fn map_async<I, B, Fut>(self, input: I, body: B) -> Vec<Fut::Output>
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future,
     {
-        async move {
-            let mut items = input.into_iter();
-            let mut out = Vec::with_capacity(items.size_hint().0);
-            let mut sink = InOrder::new(|value| out.push(value));
-            run(
-                self,
-                type_name::<(B, I::Item)>(),
-                None,
-                &mut items,
-                body,
-                &mut sink,
-            )
-            .await;
-            drop(sink);
-            out
-        }
+        let mut items = input.into_iter();
+        let mut out = Vec::with_capacity(items.size_hint().0);
+        let mut sink = InOrder::new(|value| out.push(value));
+        run(
+            self,
+            type_name::<(B, I::Item)>(),
+            None,
+            &mut items,
+            body,
+            &mut sink,
+        )
+        .await;
+        drop(sink);
+        out
     }
 
     /// Awaits `body(item)` for every item until one fails: then no further item starts,
@@ -197,30 +193,24 @@ impl Parallel {
     /// }));
     /// assert_eq!(r, Err(42));
     /// ```
-    pub fn try_for_each_async<I, B, Fut, E>(
-        self,
-        input: I,
-        body: B,
-    ) -> impl Future<Output = Result<(), E>>
+    pub async fn try_for_each_async<I, B, Fut, E>(self, input: I, body: B) -> Result<(), E>
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future<Output = Result<(), E>>,
     {
-        async move {
-            let mut items = input.into_iter();
-            let mut sink = FirstError(None);
-            run(
-                self,
-                type_name::<(B, I::Item)>(),
-                None,
-                &mut items,
-                body,
-                &mut sink,
-            )
-            .await;
-            sink.0.map_or(Ok(()), |(_, error)| Err(error))
-        }
+        let mut items = input.into_iter();
+        let mut sink = FirstError(None);
+        run(
+            self,
+            type_name::<(B, I::Item)>(),
+            None,
+            &mut items,
+            body,
+            &mut sink,
+        )
+        .await;
+        sink.0.map_or(Ok(()), |(_, error)| Err(error))
     }
 
     /// Awaits `body(item)` for every item concurrently and folds the outputs into `init`
@@ -235,38 +225,30 @@ impl Parallel {
     /// ));
     /// assert_eq!(digits, "12345");
     /// ```
-    pub fn fold_async<I, A, B, Fut, F>(
-        self,
-        input: I,
-        init: A,
-        body: B,
-        mut fold: F,
-    ) -> impl Future<Output = A>
+    pub async fn fold_async<I, A, B, Fut, F>(self, input: I, init: A, body: B, mut fold: F) -> A
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future,
         F: FnMut(A, Fut::Output) -> A,
     {
-        async move {
-            let mut items = input.into_iter();
-            let mut acc = Some(init);
-            let mut sink = InOrder::new(|value| {
-                let a = acc.take().expect("put back after each fold");
-                acc = Some(fold(a, value));
-            });
-            run(
-                self,
-                type_name::<(B, I::Item)>(),
-                None,
-                &mut items,
-                body,
-                &mut sink,
-            )
-            .await;
-            drop(sink);
-            acc.expect("put back after each fold")
-        }
+        let mut items = input.into_iter();
+        let mut acc = Some(init);
+        let mut sink = InOrder::new(|value| {
+            let a = acc.take().expect("put back after each fold");
+            acc = Some(fold(a, value));
+        });
+        run(
+            self,
+            type_name::<(B, I::Item)>(),
+            None,
+            &mut items,
+            body,
+            &mut sink,
+        )
+        .await;
+        drop(sink);
+        acc.expect("put back after each fold")
     }
 }
 
@@ -284,32 +266,26 @@ impl WithTimeout {
     /// );
     /// assert_eq!(r, Err(autopar::TimedOut));
     /// ```
-    pub fn for_each_async<I, B, Fut>(
-        self,
-        input: I,
-        body: B,
-    ) -> impl Future<Output = Result<(), TimedOut>>
+    pub async fn for_each_async<I, B, Fut>(self, input: I, body: B) -> Result<(), TimedOut>
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future<Output = ()>,
     {
-        async move {
-            let mut items = input.into_iter();
-            let key = type_name::<(B, I::Item)>();
-            match run(
-                self.parallel,
-                key,
-                Some(self.timeout),
-                &mut items,
-                body,
-                &mut Discard,
-            )
-            .await
-            {
-                End::Done => Ok(()),
-                End::TimedOut { .. } => Err(TimedOut),
-            }
+        let mut items = input.into_iter();
+        let key = type_name::<(B, I::Item)>();
+        match run(
+            self.parallel,
+            key,
+            Some(self.timeout),
+            &mut items,
+            body,
+            &mut Discard,
+        )
+        .await
+        {
+            End::Done => Ok(()),
+            End::TimedOut { .. } => Err(TimedOut),
         }
     }
 
@@ -324,35 +300,29 @@ impl WithTimeout {
     /// );
     /// assert_eq!(v, Ok(vec![1, 2, 3]));
     /// ```
-    pub fn map_async<I, B, Fut>(
-        self,
-        input: I,
-        body: B,
-    ) -> impl Future<Output = Result<Vec<Fut::Output>, TimedOut>>
+    pub async fn map_async<I, B, Fut>(self, input: I, body: B) -> Result<Vec<Fut::Output>, TimedOut>
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future,
     {
-        async move {
-            let mut items = input.into_iter();
-            let mut out = Vec::with_capacity(items.size_hint().0);
-            let mut sink = InOrder::new(|value| out.push(value));
-            let key = type_name::<(B, I::Item)>();
-            let end = run(
-                self.parallel,
-                key,
-                Some(self.timeout),
-                &mut items,
-                body,
-                &mut sink,
-            )
-            .await;
-            drop(sink);
-            match end {
-                End::Done => Ok(out),
-                End::TimedOut { .. } => Err(TimedOut),
-            }
+        let mut items = input.into_iter();
+        let mut out = Vec::with_capacity(items.size_hint().0);
+        let mut sink = InOrder::new(|value| out.push(value));
+        let key = type_name::<(B, I::Item)>();
+        let end = run(
+            self.parallel,
+            key,
+            Some(self.timeout),
+            &mut items,
+            body,
+            &mut sink,
+        )
+        .await;
+        drop(sink);
+        match end {
+            End::Done => Ok(out),
+            End::TimedOut { .. } => Err(TimedOut),
         }
     }
 
@@ -369,35 +339,29 @@ impl WithTimeout {
     /// );
     /// assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
-    pub fn try_for_each_async<I, B, Fut, E>(
-        self,
-        input: I,
-        body: B,
-    ) -> impl Future<Output = Result<(), E>>
+    pub async fn try_for_each_async<I, B, Fut, E>(self, input: I, body: B) -> Result<(), E>
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future<Output = Result<(), E>>,
         E: From<TimedOut>,
     {
-        async move {
-            let mut items = input.into_iter();
-            let mut sink = FirstError(None);
-            let key = type_name::<(B, I::Item)>();
-            let end = run(
-                self.parallel,
-                key,
-                Some(self.timeout),
-                &mut items,
-                body,
-                &mut sink,
-            )
-            .await;
-            match (sink.0, end) {
-                (Some((_, error)), _) => Err(error),
-                (None, End::Done) => Ok(()),
-                (None, End::TimedOut { .. }) => Err(E::from(TimedOut)),
-            }
+        let mut items = input.into_iter();
+        let mut sink = FirstError(None);
+        let key = type_name::<(B, I::Item)>();
+        let end = run(
+            self.parallel,
+            key,
+            Some(self.timeout),
+            &mut items,
+            body,
+            &mut sink,
+        )
+        .await;
+        match (sink.0, end) {
+            (Some((_, error)), _) => Err(error),
+            (None, End::Done) => Ok(()),
+            (None, End::TimedOut { .. }) => Err(E::from(TimedOut)),
         }
     }
 
@@ -415,39 +379,33 @@ impl WithTimeout {
     /// );
     /// assert_eq!(r, [Ok(0), Err(TimedOut), Ok(2), Err(TimedOut)]);
     /// ```
-    pub fn try_map_async<I, B, Fut, R, E>(
-        self,
-        input: I,
-        body: B,
-    ) -> impl Future<Output = Vec<Result<R, E>>>
+    pub async fn try_map_async<I, B, Fut, R, E>(self, input: I, body: B) -> Vec<Result<R, E>>
     where
         I: IntoIterator,
         B: FnMut(I::Item) -> Fut,
         Fut: Future<Output = Result<R, E>>,
         E: From<TimedOut>,
     {
-        async move {
-            let mut items = input.into_iter();
-            let mut out = Vec::with_capacity(items.size_hint().0);
-            let mut sink = InOrder::new(|value| out.push(value));
-            let key = type_name::<(B, I::Item)>();
-            let end = run(
-                self.parallel,
-                key,
-                Some(self.timeout),
-                &mut items,
-                body,
-                &mut sink,
-            )
-            .await;
-            if let End::TimedOut { started } = end {
-                sink.fill(started, || Err(E::from(TimedOut)));
-                drop(sink);
-                out.extend(items.map(|_| Err(E::from(TimedOut))));
-            } else {
-                drop(sink);
-            }
-            out
+        let mut items = input.into_iter();
+        let mut out = Vec::with_capacity(items.size_hint().0);
+        let mut sink = InOrder::new(|value| out.push(value));
+        let key = type_name::<(B, I::Item)>();
+        let end = run(
+            self.parallel,
+            key,
+            Some(self.timeout),
+            &mut items,
+            body,
+            &mut sink,
+        )
+        .await;
+        if let End::TimedOut { started } = end {
+            sink.fill(started, || Err(E::from(TimedOut)));
+            drop(sink);
+            out.extend(items.map(|_| Err(E::from(TimedOut))));
+        } else {
+            drop(sink);
         }
+        out
     }
 }
