@@ -125,7 +125,11 @@ fn bench_capacity(rt: &tokio::runtime::Runtime, capacity: usize) -> Vec<Row> {
                 .buffer_unordered(n)
                 .collect::<Vec<_>>(),
         );
-        rows.push(row(format!("buffer_unordered({n})"), t.elapsed(), latencies));
+        rows.push(row(
+            format!("buffer_unordered({n})"),
+            t.elapsed(),
+            latencies,
+        ));
     }
     for n in [capacity, 4 * capacity] {
         let t = Instant::now();
@@ -156,9 +160,7 @@ fn bench_capacity(rt: &tokio::runtime::Runtime, capacity: usize) -> Vec<Row> {
 }
 
 fn print_rows(capacity: usize, rows: &[Row]) {
-    println!(
-        "\n## Server capacity C = {capacity} (5 ms per request), {REQUESTS} requests\n"
-    );
+    println!("\n## Server capacity C = {capacity} (5 ms per request), {REQUESTS} requests\n");
     println!("| strategy | time | requests/s | p99 latency |");
     println!("|---|---:|---:|---:|");
     for r in rows {

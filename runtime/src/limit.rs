@@ -5,7 +5,7 @@
 //! as it can up to `C` in flight and queues the rest, so latency stays at its minimum
 //! below `C` and grows with the queue above it. The estimated queue is
 //! `limit × (1 − min latency ÷ latency)`; the limit grows while that queue is short
-//! (doubling at first, then by one per window) and completions per second do not fall,
+//! (doubling at first, then by the queue still missing below `alpha` per window) and completions per second do not fall,
 //! and drops to the concurrency the latencies say is really served, plus a little
 //! headroom, when the queue is long. Every [`PROBE_EVERY`] windows it runs one window at
 //! a low limit to measure the minimum latency afresh: a minimum that only ever falls
@@ -84,6 +84,8 @@ pub(crate) struct Limit {
     last_latency_ns: f64,
     last_throughput: f64,
     windows_since_probe: u32,
+    /// Whether the previous window's queue was long too.
+    long_queue_before: bool,
     probe: Option<Probe>,
     reason: LimitReason,
 }
@@ -110,6 +112,7 @@ impl Limit {
             last_latency_ns: 0.0,
             last_throughput: 0.0,
             windows_since_probe: 0,
+            long_queue_before: false,
             probe: None,
             reason: LimitReason::Starting,
         }
@@ -217,12 +220,20 @@ impl Limit {
         let scale = limit.log10().max(1.0);
         let alpha = 3.0 * scale;
         let beta = 6.0 * scale;
-        if queue > beta {
+        let long_queue = queue > beta;
+        // One long window alone may be a busy CPU delaying the answers, not a queue at
+        // the server: back off on the second in a row (during slow start, at once).
+        let confirmed = self.long_queue_before || self.slow_start;
+        self.long_queue_before = long_queue;
+        if long_queue && !confirmed {
+            self.reason = LimitReason::Holding;
+        } else if long_queue {
             // What the server really serves at once is `limit × min ÷ latency`: go
             // there, plus the queue a growing loop would tolerate.
-            // At most halving per window: one noisy window does not undo the growth.
+            // At most a quarter less per window: one noisy window (a busy CPU delays
+            // the answers too) does not undo the growth.
             let served = limit * self.min_ns / latency;
-            let target = (served + alpha).max(limit / 2.0);
+            let target = (served + alpha).max(limit * 0.75);
             self.limit = (target.round() as usize).clamp(1, self.max);
             self.slow_start = false;
             self.reason = LimitReason::BackingOff;
@@ -236,7 +247,10 @@ impl Limit {
                 self.limit = (self.limit * 2).min(self.max);
                 self.reason = LimitReason::SlowStart;
             } else {
-                self.limit += 1;
+                // Grow by the queue still missing: towards `alpha` queued items, fast
+                // when latency is at its minimum, by one near the threshold.
+                let step = ((alpha - queue).ceil() as usize).max(1);
+                self.limit = (self.limit + step).min(self.max);
                 self.reason = LimitReason::Growing;
             }
         } else {
@@ -320,9 +334,34 @@ mod tests {
         assert!(limit.limit() >= 64, "{}", limit.limit());
         // The same loop against a server that now serves 8 at once.
         limit.begin(now);
-        let seen = run(&mut limit, &mut now, 6, 8, 5 * MS);
-        assert!(seen.iter().skip(1).all(|&l| l <= 20), "{seen:?}");
+        let seen = run(&mut limit, &mut now, 12, 8, 5 * MS);
+        assert!(seen.iter().skip(8).all(|&l| l <= 20), "{seen:?}");
         assert!(limit.limit() >= 8, "{seen:?}");
+    }
+
+    #[test]
+    fn one_slow_window_alone_does_not_back_off() {
+        let mut limit = Limit::new(4, MAX_LIMIT);
+        let mut now = 0;
+        limit.begin(now);
+        run(&mut limit, &mut now, 30, 64, 5 * MS);
+        let before = limit.limit();
+        // One window of answers 1.6× slower (a busy CPU), then normal ones again.
+        let spike = 8 * MS;
+        now += spike;
+        for _ in 0..limit.current() {
+            limit.on_sample(now, spike);
+        }
+        assert_eq!(limit.limit(), before);
+        assert_eq!(limit.reason(), LimitReason::Holding);
+        // Two in a row do.
+        for _ in 0..2 {
+            now += spike;
+            for _ in 0..limit.current() {
+                limit.on_sample(now, spike);
+            }
+        }
+        assert!(limit.limit() < before);
     }
 
     #[test]

@@ -93,11 +93,13 @@ where
     // Items that finish at their first poll.
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            tuner.add_items(next_index as u64);
             return End::TimedOut {
                 started: next_index,
             };
         }
         let Some(item) = items.next() else {
+            tuner.add_items(next_index as u64);
             return End::Done;
         };
         let index = next_index;
@@ -110,14 +112,15 @@ where
         .await;
         match polled {
             Poll::Ready(output) => {
-                head.set(None);
-                tuner.add_items(1);
+                // The finished future is dropped when the next one takes its place.
                 if sink.accept(index, output) == Flow::Stop {
+                    tuner.add_items(next_index as u64);
                     return End::Done;
                 }
             }
             Poll::Pending => {
                 head_index = index;
+                tuner.add_items(index as u64);
                 break;
             }
         }
