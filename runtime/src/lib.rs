@@ -173,6 +173,16 @@
 //! - `serde`: [`Report`], [`SiteReport`], [`ClassReport`], [`policy::Plan`] and
 //!   [`policy::Profile`] are `Serialize + Deserialize`, and `Report::to_json` writes the
 //!   schema documented in the README.
+//! - `async`: `for_each_async`, `map_async`, `try_for_each_async` and `fold_async` on
+//!   [`Parallel`] run each item's future concurrently on the calling task (no runtime
+//!   required), with a limit on futures in flight that tunes itself from their latencies
+//!   and is kept per call site (shown by [`report()`]); [`WithTimeout`] has the same
+//!   methods with a deadline.
+//!
+//! ## Deadlines
+//! [`Parallel::timeout`] gives a loop a deadline: past it no item starts and the loop
+//! returns [`TimedOut`] (or an error built `From` it). Blocking items that are running
+//! cannot be interrupted and are waited for; async items are dropped.
 //!
 //! ## Limits
 //! - A loop's first call pays for profiling (about 100 µs, and at most ~2% of the call);
