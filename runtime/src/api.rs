@@ -261,7 +261,7 @@ impl<Pb: ProgressSource> Parallel<Pb> {
     }
 
     #[inline]
-    fn spec(self) -> CallSpec {
+    pub(crate) fn spec(self) -> CallSpec {
         CallSpec {
             site: match self.site {
                 SiteRef::Static(site) => site,

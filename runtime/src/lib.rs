@@ -266,6 +266,16 @@
 //!   [`policy::Profile`] are `Serialize + Deserialize`; a `Report` carries its schema
 //!   version (`"schema"`) in every serde format, and `Report::to_json` writes the
 //!   schema documented in the README, pretty-printed.
+//! - `async`: `for_each_async`, `map_async`, `try_for_each_async` and `fold_async` on
+//!   [`Parallel`] run each item's future concurrently on the calling task (no runtime
+//!   required), with a limit on futures in flight that tunes itself from their latencies
+//!   and is kept per call site (shown by [`report()`]); [`WithTimeout`] has the same
+//!   methods with a deadline.
+//!
+//! ## Deadlines
+//! [`Parallel::timeout`] gives a loop a deadline: past it no item starts and the loop
+//! returns [`TimedOut`] (or an error built `From` it). Blocking items that are running
+//! cannot be interrupted and are waited for; async items are dropped.
 //!
 //! ## Limits
 //! - A loop's first call pays for profiling (about 100 µs, and at most ~2% of the call);
@@ -282,14 +292,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+#[cfg(feature = "async")]
+mod async_loop;
 mod chain;
 mod clock;
 mod collect;
+mod deadline;
 mod engine;
 mod env;
 mod exec;
 mod fork;
 mod input;
+#[cfg(feature = "async")]
+mod limit;
 mod machine;
 mod persist;
 mod placement;
@@ -303,9 +318,14 @@ mod sync;
 mod trace;
 
 pub use api::{Mode, Parallel};
+#[cfg(feature = "async")]
+pub use async_loop::AsyncReport;
 pub use autopar_macros::parallel;
 pub use chain::{Chain, IntoChain, ZipWith, chain};
+pub use deadline::{TimedOut, WithTimeout};
 pub use input::{IntoParallelInput, Iter, ParallelInput, iter};
+#[cfg(feature = "async")]
+pub use limit::LimitReason;
 pub use persist::{load_profile, save_profile};
 pub use report::{ClassReport, Report, SiteReport, report};
 

@@ -58,6 +58,13 @@ pub struct SiteReport {
     pub retunes: u32,
     /// One row per input size class the loop has seen.
     pub classes: Vec<ClassReport>,
+    /// The concurrency limit of the async methods run at this site (feature `async`).
+    #[cfg(feature = "async")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub async_loop: Option<crate::AsyncReport>,
 }
 
 /// The decision for one input size class of a loop.
@@ -248,6 +255,10 @@ fn site_report(entry: &'static Entry) -> SiteReport {
         profile_loaded: entry.profile_loaded.load(Ordering::Relaxed),
         retunes: entry.retunes.load(Ordering::Relaxed),
         classes,
+        #[cfg(feature = "async")]
+        async_loop: crate::async_loop::tune::snapshot(
+            &entry.async_site.lock().unwrap_or_else(|e| e.into_inner()),
+        ),
     }
 }
 
@@ -323,6 +334,32 @@ impl fmt::Display for Report {
                 line.push_str("  ");
             }
             writeln!(f, "{}", line.trim_end())?;
+        }
+        #[cfg(feature = "async")]
+        for site in &self.sites {
+            if let Some(a) = &site.async_loop {
+                let name = match &site.label {
+                    Some(label) => format!("{} ({label})", site.location),
+                    None => site.location.clone(),
+                };
+                let ms = |ns: Option<f64>| ns.map_or("-".to_owned(), duration);
+                writeln!(
+                    f,
+                    "async {name}: {} calls, {} items, {} in flight ({}); latency {} (min {}), {} items/s{}",
+                    a.calls,
+                    a.items,
+                    a.limit,
+                    a.reason,
+                    ms(a.latency_ns),
+                    ms(a.min_latency_ns),
+                    a.throughput.map_or("-".to_owned(), |t| format!("{t:.0}")),
+                    if a.timeouts > 0 {
+                        format!(", {} timed out", a.timeouts)
+                    } else {
+                        String::new()
+                    },
+                )?;
+            }
         }
         writeln!(
             f,

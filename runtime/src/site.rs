@@ -274,6 +274,9 @@ pub(crate) struct Entry {
     pub(crate) profiled: AtomicU32,
     pub(crate) retunes: AtomicU32,
     pub(crate) classes: Classes,
+    /// What the site's async loops learned (their concurrency limit).
+    #[cfg(feature = "async")]
+    pub(crate) async_site: crate::async_loop::tune::AsyncSlot,
     /// Under loom: a model-checked shadow of the plain fields `key` and `next`, written
     /// where they are, so a model that reads an entry another thread published fails if
     /// the publication does not order the entry's initialisation before the read.
@@ -304,6 +307,8 @@ impl Entry {
             profiled: AtomicU32::new(0),
             retunes: AtomicU32::new(0),
             classes: Classes::new(),
+            #[cfg(feature = "async")]
+            async_site: Default::default(),
             #[cfg(loom)]
             init_witness: loom::cell::UnsafeCell::new((key.as_ptr() as usize, 0)),
         }
