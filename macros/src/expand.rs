@@ -141,6 +141,17 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
         let method = Ident::new(name, at);
         Some(quote_spanned!(at=> .#method(#value)))
     });
+    // An element reduction's task makes and combines an array of its own: tasks get
+    // enough items to pay for it.
+    let partials_cost = reductions
+        .iter()
+        .zip(&witnesses)
+        .filter(|(r, _)| r.place == Place::Element)
+        .map(|(r, w)| {
+            let at = gen_span(r.ident.span());
+            quote_spanned!(at=> .__partial_items(#w.partial_len()))
+        })
+        .collect::<Vec<_>>();
     // `.progress(..)`: a bar on stderr with the `progress` feature, nothing without.
     let progress = parts.args.progress.as_ref().map(|message| {
         let at = gen_span(message.span());
@@ -331,6 +342,7 @@ pub fn expand_loop(parts: &LoopParts) -> TokenStream {
                 ::autopar::__private::Mode::#mode,
             )
             #(#options)*
+            #(#partials_cost)*
             #progress
             .#method(
                 #input,

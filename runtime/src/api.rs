@@ -65,10 +65,16 @@ pub struct Parallel<P = NoProgress> {
     mode: Mode,
     workers: Option<usize>,
     chunk: Option<usize>,
+    /// Fewest items per task (see `__partial_items`).
+    min_task: usize,
     label: Option<&'static str>,
     progress: P,
     site: SiteRef,
 }
+
+/// Items per task for each item's worth of a task's partial (see `__partial_items`):
+/// filling and combining the partial then costs at most about a quarter of the task.
+const PARTIAL_ITEMS_FACTOR: usize = 8;
 
 impl Parallel {
     /// A loop in the given mode, keyed by the caller's source location.
@@ -85,6 +91,7 @@ impl Parallel {
             mode,
             workers: None,
             chunk: None,
+            min_task: 0,
             label: None,
             progress: NoProgress,
             site: SiteRef::Caller(Location::caller()),
@@ -147,6 +154,7 @@ impl Parallel {
             mode,
             workers: None,
             chunk: None,
+            min_task: 0,
             label: None,
             progress: NoProgress,
             site: SiteRef::Static(site),
@@ -177,6 +185,20 @@ impl<Pb: ProgressSource> Parallel<Pb> {
     #[inline]
     pub fn chunk(mut self, chunk: usize) -> Parallel<Pb> {
         self.chunk = Some(chunk);
+        self
+    }
+
+    /// Used by the `#[parallel]` macro: each task's partial result is as big as
+    /// `items` items' work (an element reduction's array of its own, filled and combined
+    /// once per task), so a task gets at least a few times that many items; with the
+    /// chunk a loop of cheap items would get otherwise, filling and merging the partials
+    /// cost many times the items themselves.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __partial_items(mut self, items: usize) -> Parallel<Pb> {
+        self.min_task = self
+            .min_task
+            .max(items.saturating_mul(PARTIAL_ITEMS_FACTOR));
         self
     }
 
@@ -245,6 +267,7 @@ impl<Pb: ProgressSource> Parallel<Pb> {
             mode: self.mode,
             workers: self.workers,
             chunk: self.chunk,
+            min_task: self.min_task,
             label: self.label,
             progress,
             site: self.site,
@@ -270,6 +293,7 @@ impl<Pb: ProgressSource> Parallel<Pb> {
             mode: self.mode,
             workers: self.workers,
             chunk: self.chunk,
+            min_task: self.min_task,
             label: self.label,
             progress: self.progress.into_spec().map(Box::new),
         }

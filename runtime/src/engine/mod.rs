@@ -67,6 +67,9 @@ pub(crate) struct CallSpec {
     pub(crate) mode: Mode,
     pub(crate) workers: Option<usize>,
     pub(crate) chunk: Option<usize>,
+    /// Fewest items per task of a parallel plan: the task's partial result costs that
+    /// much to make and combine (0: nothing to respect).
+    pub(crate) min_task: usize,
     pub(crate) label: Option<&'static str>,
     /// `.progress(..)`: show a progress bar (feature `progress`).
     pub(crate) progress: Option<Box<crate::progress::ProgressSpec>>,
@@ -1013,7 +1016,7 @@ where
             }
             plan => plan,
         };
-        match plan {
+        match self.with_min_task(plan) {
             Plan::Sequential => self.work.task(Position::Item(offset), producer.into_iter()),
             Plan::Cpu { threads, chunk } => cpu::run(self.work, producer, offset, threads, chunk),
             Plan::Io { workers, chunk } => runners::run(
@@ -1024,13 +1027,33 @@ where
         }
     }
 
+    /// `plan` with tasks of at least `min_task` items (see `CallSpec::min_task`), unless
+    /// the loop pins its chunk.
+    fn with_min_task(&self, plan: Plan) -> Plan {
+        let least = self.spec.min_task;
+        if least <= 1 || self.spec.chunk.is_some() {
+            return plan;
+        }
+        match plan {
+            Plan::Cpu { threads, chunk } => Plan::Cpu {
+                threads,
+                chunk: chunk.max(least),
+            },
+            Plan::Io { workers, chunk } => Plan::Io {
+                workers,
+                chunk: chunk.max(least),
+            },
+            Plan::Sequential => Plan::Sequential,
+        }
+    }
+
     fn run_iter<It>(&self, plan: Plan, iter: &mut It, first_position: u64) -> Option<A>
     where
         It: Iterator + Send,
         It::Item: Send,
         Fold: FoldItems<A, It::Item, Error = E> + Sync,
     {
-        match plan {
+        match self.with_min_task(plan) {
             Plan::Sequential => self.work.task(Position::Batch(first_position), iter),
             Plan::Cpu { threads, chunk } => runners::run(
                 self.work,

@@ -299,7 +299,7 @@ where
             }
             return;
         }
-        let (chunk, helpers) = match plan {
+        let (chunk, helpers) = match self.with_min_task(plan) {
             Plan::Sequential => (usize::MAX, 0),
             Plan::Cpu { threads, chunk } => (chunk, threads.saturating_sub(1)),
             Plan::Io { workers, chunk } => (chunk, workers.saturating_sub(1)),

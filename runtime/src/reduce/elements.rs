@@ -206,6 +206,12 @@ impl<A: ElementTarget + ?Sized> Clone for ElementOps<A> {
 impl<A: ElementTarget + ?Sized> Copy for ElementOps<A> {}
 
 impl<A: ElementTarget + ?Sized> ElementOps<A> {
+    /// Elements of a task's array: what making and combining it costs, in items.
+    #[inline]
+    pub fn partial_len(self) -> usize {
+        self.len
+    }
+
     /// A task's array: `len` identities.
     #[inline]
     pub fn identity(self) -> Vec<A::Elem> {
